@@ -1,0 +1,42 @@
+// Helpers for tests that drive the recsys binary.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace recsys::testing {
+
+// A fresh folder under /tmp, removed when the object goes.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs build/bin/recsys with the arguments and extra environment ("NAME=value"), waits.
+CommandResult RunRecsys(const std::vector<std::string>& args,
+                        const std::vector<std::string>& env = {});
+// Starts it without waiting; stdout and stderr go to /dev/null.
+pid_t SpawnRecsys(const std::vector<std::string>& args);
+
+// Every bronze file under lake/bronze/topics: key relative to the lake -> decompressed content.
+std::map<std::string, std::string> ReadBronze(const std::string& lake);
+
+// Splits text into lines (without the '\n'); a last line without '\n' counts too.
+std::vector<std::string_view> Lines(std::string_view text);
+
+}  // namespace recsys::testing
