@@ -171,8 +171,15 @@ class PartitionWriter {
     const BronzeSinkOptions& opt = *ctx_->options;
     std::sort(files_.begin(), files_.end(),
               [](const OpenFile& a, const OpenFile& b) { return a.hour < b.hour; });
-    std::string key;
-    for (const OpenFile& f : files_) {
+    // Every open file is compressed first, then all are written in one PutMany, so the store
+    // can make the whole flush durable at once before the offset is committed.
+    keys_.resize(files_.size());
+    if (packed_.size() < files_.size()) packed_.resize(files_.size());
+    writes_.clear();
+    int64_t bytes = 0;
+    for (size_t i = 0; i < files_.size(); ++i) {
+      const OpenFile& f = files_[i];
+      std::string& key = keys_[i];
       key = ctx_->key_prefix;
       key += topic_;
       key += '/';
@@ -184,19 +191,19 @@ class PartitionWriter {
       key += topic_;
       key.append(name_tail, static_cast<size_t>(n));
       key += CompressionExtension(opt.compression);
-      int64_t bytes = 0;
-      if (opt.compression == Compression::kNone) {
-        RECSYS_RETURN_IF_ERROR(ctx_->store->Put(key, f.data));
-        bytes = static_cast<int64_t>(f.data.size());
-      } else {
+      std::string_view data = f.data;
+      if (opt.compression != Compression::kNone) {
         Result<std::string> packed = Compress(opt.compression, f.data, opt.compression_level);
         if (!packed.ok()) return packed.status().WithContext("compress " + key);
-        RECSYS_RETURN_IF_ERROR(ctx_->store->Put(key, *packed));
-        bytes = static_cast<int64_t>(packed->size());
+        packed_[i] = std::move(packed).value();
+        data = packed_[i];
       }
-      stats_.files += 1;
-      stats_.bytes += bytes;
+      writes_.push_back(ObjectWrite{key, data});
+      bytes += static_cast<int64_t>(data.size());
     }
+    RECSYS_RETURN_IF_ERROR(ctx_->store->PutMany(writes_));
+    stats_.files += static_cast<int64_t>(files_.size());
+    stats_.bytes += bytes;
     RECSYS_RETURN_IF_ERROR(ctx_->log->Commit(opt.group, topic_, partition_, last_offset_ + 1)
                                .WithContext("commit " + Name()));
     stats_.records += record_count_;
@@ -278,6 +285,8 @@ class PartitionWriter {
   // The open files: records read since the last commit, by encoded partition.
   std::vector<OpenFile> files_;
   std::vector<OpenFile> spare_;  // written files whose buffers are reused
+  std::vector<std::string> keys_, packed_;  // per open file, reused across flushes
+  std::vector<ObjectWrite> writes_;
   size_t last_file_ = 0;         // index in files_ of the last record's file
   int64_t record_count_ = 0;     // records in the open files
   int64_t pending_by_arrival_ = 0;

@@ -1,9 +1,11 @@
 // The local-folder ObjectStore: key "a/b/c" is the file <root>/a/b/c.
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <functional>
@@ -109,7 +111,50 @@ Status Walk(const std::string& root_slash, std::string_view prefix,
 
 class LocalStore : public ObjectStore {
  public:
-  explicit LocalStore(std::string root) : root_(std::move(root)), root_slash_(root_ + '/') {}
+  explicit LocalStore(std::string root) : root_(std::move(root)), root_slash_(root_ + '/') {
+    root_fd_ = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  ~LocalStore() override {
+    if (root_fd_ >= 0) ::close(root_fd_);
+  }
+
+  Status PutMany(std::span<const ObjectWrite> objects) override {
+    if (objects.size() < 2 || root_fd_ < 0) return ObjectStore::PutMany(objects);
+    std::vector<std::string> paths, temps;
+    paths.reserve(objects.size());
+    temps.reserve(objects.size());
+    auto discard = [&temps] {
+      for (const std::string& t : temps) ::unlink(t.c_str());
+    };
+    for (const ObjectWrite& o : objects) {
+      RECSYS_RETURN_IF_ERROR(CheckKey(o.key));
+      paths.push_back(root_slash_ + std::string(o.key));
+      const std::string& path = paths.back();
+      Status st = EnsureDir(path.substr(0, path.rfind('/')), /*sync=*/false);
+      if (st.ok()) st = WriteTemporary(path, o.data, &temps);
+      if (!st.ok()) {
+        discard();
+        return st.WithContext("put " + Name(o.key));
+      }
+    }
+    // One sync makes every temporary file (and new folder) durable before any rename, so no
+    // crash can leave a renamed object with missing bytes; the second makes the renames durable.
+    if (::syncfs(root_fd_) != 0) {
+      int err = errno;
+      discard();
+      return Status::FromErrno("syncfs", root_, err);
+    }
+    for (size_t i = 0; i < paths.size(); ++i) {
+      if (::rename(temps[i].c_str(), paths[i].c_str()) != 0) {
+        int err = errno;
+        temps.erase(temps.begin(), temps.begin() + static_cast<long>(i));
+        discard();
+        return Status::FromErrno("rename", paths[i], err);
+      }
+    }
+    if (::syncfs(root_fd_) != 0) return Status::FromErrno("syncfs", root_, errno);
+    return Status::OK();
+  }
 
   Status Put(std::string_view key, std::string_view data) override {
     RECSYS_RETURN_IF_ERROR(CheckKey(key));
@@ -166,21 +211,45 @@ class LocalStore : public ObjectStore {
     return "file://" + root_slash_ + std::string(key);
   }
 
-  // Creates dir and the missing folders above it (up to the root, which exists), fsyncing each
-  // new folder's parent so the new entry survives a crash.
-  Status EnsureDir(const std::string& dir) const {
+  // Creates dir and the missing folders above it (up to the root, which exists). With sync,
+  // fsyncs each new folder's parent so the new entry survives a crash; without, the caller
+  // makes it durable (PutMany's syncfs).
+  Status EnsureDir(const std::string& dir, bool sync = true) const {
     struct stat st;
     if (dir.size() <= root_.size() || ::stat(dir.c_str(), &st) == 0) return Status::OK();
     std::string parent = dir.substr(0, dir.rfind('/'));
-    RECSYS_RETURN_IF_ERROR(EnsureDir(parent));
+    RECSYS_RETURN_IF_ERROR(EnsureDir(parent, sync));
     if (::mkdir(dir.c_str(), 0755) != 0) {
       if (errno == EEXIST) return Status::OK();  // another writer made it
       return Status::FromErrno("mkdir", dir, errno);
     }
-    return SyncDir(parent);
+    return sync ? SyncDir(parent) : Status::OK();
+  }
+
+  // Writes data to a new temporary file beside path (not synced) and adds its name to *temps.
+  static Status WriteTemporary(const std::string& path, std::string_view data,
+                               std::vector<std::string>* temps) {
+    static std::atomic<uint64_t> counter{0};
+    std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::FromErrno("create", tmp, errno);
+    temps->push_back(tmp);
+    while (!data.empty()) {
+      ssize_t n = ::write(fd, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        ::close(fd);
+        return Status::FromErrno("write", tmp, err);
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    if (::close(fd) != 0) return Status::FromErrno("close", tmp, errno);
+    return Status::OK();
   }
 
   const std::string root_;        // absolute, normalised, no trailing '/'
+  int root_fd_ = -1;              // for syncfs; -1 if the root could not be opened
   const std::string root_slash_;  // root_ + '/'
 };
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,11 @@
 #include "core/status.h"
 
 namespace recsys {
+
+struct ObjectWrite {
+  std::string_view key;
+  std::string_view data;
+};
 
 struct ObjectInfo {
   std::string key;
@@ -26,6 +32,13 @@ class ObjectStore {
   // Writes the object whole. Atomic: a reader sees the old object or the whole new one, and
   // after a crash the key holds one or the other, never a part. Durable when it returns.
   virtual Status Put(std::string_view key, std::string_view data) = 0;
+  // Writes several objects, each atomically as Put does, all durable when it returns. A store
+  // may make this much cheaper than one Put each (one sync for the batch, parallel uploads).
+  // If it fails, any subset of the objects may have been written, each whole. Default: Put each.
+  virtual Status PutMany(std::span<const ObjectWrite> objects) {
+    for (const ObjectWrite& o : objects) RECSYS_RETURN_IF_ERROR(Put(o.key, o.data));
+    return Status::OK();
+  }
   virtual Result<std::string> Get(std::string_view key) = 0;
   // Objects whose key starts with prefix, sorted by key.
   virtual Result<std::vector<ObjectInfo>> List(std::string_view prefix) = 0;
@@ -41,7 +54,10 @@ class ObjectStore {
 
 // A local folder laid out like the bucket: key "a/b/c" is file root/a/b/c. Put writes a
 // temporary file beside the target, fsyncs it, renames it into place and fsyncs the folder
-// (creating missing folders, each fsynced into its parent). Temporary files left by a crash
+// (creating missing folders, each fsynced into its parent). PutMany writes every temporary
+// file, makes them durable with one syncfs(2), renames them all and syncs again: two journal
+// commits for the batch instead of two per file, which is what makes thousands of small
+// hourly bronze files per second possible on ext4. Temporary files left by a crash
 // (names containing ".tmp-") are invisible to List and removed by Put's owner via
 // CleanTemporaryFiles. Keys are checked: empty keys, a leading '/', empty, "." or ".." segments,
 // NUL bytes and names containing ".tmp-" are InvalidArgument, so no key escapes the root.
