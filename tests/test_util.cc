@@ -15,13 +15,6 @@ extern char** environ;
 
 namespace recsys::testing {
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/recsys-test-XXXXXX";
-  path_ = ::mkdtemp(tmpl);
-}
-
-TempDir::~TempDir() { (void)RemoveAll(path_); }
-
 namespace {
 
 std::vector<char*> Argv(const std::vector<std::string>& args, std::vector<std::string>* storage) {

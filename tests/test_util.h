@@ -8,18 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "core/temp_dir.h"
+
 namespace recsys::testing {
 
-// A fresh folder under /tmp, removed when the object goes.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::recsys::TempDir;
 
 struct CommandResult {
   int exit_code = -1;

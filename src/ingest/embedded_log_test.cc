@@ -1,5 +1,6 @@
 // The embedded log's own promises: its files (docs/formats/event-log.md), recovery after a
 // crash, corruption never served, retention, threads, and a second log on the same folder.
+#include "core/temp_dir.h"
 #include "ingest/embedded_log.h"
 
 #include <fcntl.h>
@@ -32,21 +33,6 @@ std::string Num(std::string_view prefix, int64_t n) {
   return s;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/recsys-embedded-log-test-XXXXXX";
-    char* made = ::mkdtemp(tmpl);
-    path_ = made != nullptr ? made : "";
-  }
-  ~TempDir() {
-    if (!path_.empty()) (void)RemoveAll(path_);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 EmbeddedLogOptions SmallSegments(int64_t segment_bytes) {
   EmbeddedLogOptions options;

@@ -1,5 +1,6 @@
 // The EventLog contract (event_log.h), checked against every implementation through a factory,
 // and Kafka-compatible partitioning.
+#include "core/temp_dir.h"
 #include "ingest/event_log.h"
 
 #include <gtest/gtest.h>
@@ -77,21 +78,6 @@ TEST(PartitionForKeyTest, SpreadsKeys) {
 // ---------------------------------------------------------------------------------------------
 // The contract, for every implementation.
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/recsys-event-log-test-XXXXXX";
-    char* made = ::mkdtemp(tmpl);
-    path_ = made != nullptr ? made : "";
-  }
-  ~TempDir() {
-    if (!path_.empty()) (void)RemoveAll(path_);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 struct LogFactory {
   std::string name;

@@ -1,3 +1,4 @@
+#include "core/temp_dir.h"
 #include "lake/bronze_sink.h"
 
 #include <gtest/gtest.h>
@@ -241,18 +242,6 @@ std::string Ev(const std::string& id, const std::string& time) {
 
 std::string Dir(const char* hour_path) { return std::string("bronze/topics/") + hour_path; }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/lake_bronze_sink_test_XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)RemoveAll(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 class BronzeSinkTest : public ::testing::Test {
  protected:

@@ -5,6 +5,7 @@
 #include <random>
 #include <string>
 
+#include "core/temp_dir.h"
 #include "core/files.h"
 #include "lake/bronze_sink.h"
 
@@ -43,18 +44,6 @@ std::string RunCommand(const std::string& cmd) {
   return out;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/lake_compression_test_XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)RemoveAll(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 TEST(CompressionTest, ParseNamesAndExtensions) {
   EXPECT_EQ(*ParseCompression("none"), Compression::kNone);
