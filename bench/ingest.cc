@@ -82,8 +82,8 @@ RunResult RunRecsys(const BenchOptions& o) {
   Generator gen(o.gen);
   LogBatcher batcher(log->get());
   Check(gen.Run([&](const GeneratedRecord& r) {
-          return batcher.Add(TopicName(r.topic), r.key, r.json);
-        }),
+    return batcher.Add(TopicName(r.topic), r.key, r.json);
+  }),
         "generate");
   Check(batcher.Flush(), "append");
   stop = true;
@@ -175,17 +175,17 @@ RunResult RunCeiling(const BenchOptions& o) {
   };
   Generator gen(o.gen);
   Check(gen.Run([&](const GeneratedRecord& r) {
-          int t = static_cast<int>(r.topic);
-          int p = r.key.empty() ? round_robin++ % kPartitions : PartitionForKey(r.key, kPartitions);
-          Partition& part = parts[t][p];
-          auto [it, fresh] = part.open.try_emplace(r.time_ms / 3600000);
-          if (fresh) it->second.first = part.next_offset;
-          it->second.second.append(r.json);
-          it->second.second += '\n';
-          ++part.next_offset;
-          if (++part.count == o.flush_size) hand_over(t, p);
-          return Status::OK();
-        }),
+    int t = static_cast<int>(r.topic);
+    int p = r.key.empty() ? round_robin++ % kPartitions : PartitionForKey(r.key, kPartitions);
+    Partition& part = parts[t][p];
+    auto [it, fresh] = part.open.try_emplace(r.time_ms / 3600000);
+    if (fresh) it->second.first = part.next_offset;
+    it->second.second.append(r.json);
+    it->second.second += '\n';
+    ++part.next_offset;
+    if (++part.count == o.flush_size) hand_over(t, p);
+    return Status::OK();
+  }),
         "generate");
   for (int t = 0; t < 3; ++t) {
     for (int p = 0; p < kPartitions; ++p) {
@@ -238,9 +238,10 @@ int Main(int argc, char** argv) {
     } else if (a == "--json") {
       o.json = true;
     } else {
-      std::fprintf(stderr,
-                   "usage: bench_ingest [--users N] [--days N] [--products N] "
-                   "[--compression none|gzip|zstd] [--flush-size N] [--repeat N] [--dir D] [--json]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_ingest [--users N] [--days N] [--products N] "
+          "[--compression none|gzip|zstd] [--flush-size N] [--repeat N] [--dir D] [--json]\n");
       return 2;
     }
   }

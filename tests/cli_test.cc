@@ -1,5 +1,10 @@
 // The command line as a user meets it: help, settings precedence, errors, summaries.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
 
 #include "core/files.h"
 #include "tests/test_util.h"
@@ -10,8 +15,8 @@ namespace {
 TEST(CliTest, HelpListsEveryCommand) {
   CommandResult r = RunRecsys({"--help"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* c : {"generate", "ingest", "sink", "log topics", "log retention",
-                        "config show", "demo"}) {
+  for (const char* c :
+       {"generate", "ingest", "sink", "log topics", "log retention", "config show", "demo"}) {
     EXPECT_NE(r.out.find(c), std::string::npos) << c << " missing from:\n" << r.out;
   }
 }
@@ -98,17 +103,18 @@ TEST(CliTest, SettingsResolveDefaultsFileEnvironmentFlags) {
 TEST(CliTest, IngestKeepsLinesThatAreNotJsonAndSinkFilesThemByArrival) {
   TempDir dir;
   std::string input = dir.path() + "/events.jsonl";
-  ASSERT_TRUE(WriteFileAtomic(
-                  input,
-                  "{\"event_id\":\"e1\",\"event_type\":\"page_view\",\"event_time\":"
-                  "\"2024-03-01T10:15:00.000Z\",\"schema_version\":1,\"user_id\":\"u1\","
-                  "\"session_id\":\"s1\",\"page\":\"home\"}\n"
-                  "this is not json\r\n"
-                  "\n"
-                  "{\"event_id\":\"e2\",\"event_type\":\"signup\"\n"
-                  "{\"event_id\":\"e3\",\"event_type\":\"price_changed\",\"event_time\":"
-                  "\"2024-03-01T11:00:00.000Z\",\"product_id\":\"p9\",\"attributes\":{\"price\":3}}")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(
+          input,
+          "{\"event_id\":\"e1\",\"event_type\":\"page_view\",\"event_time\":"
+          "\"2024-03-01T10:15:00.000Z\",\"schema_version\":1,\"user_id\":\"u1\","
+          "\"session_id\":\"s1\",\"page\":\"home\"}\n"
+          "this is not json\r\n"
+          "\n"
+          "{\"event_id\":\"e2\",\"event_type\":\"signup\"\n"
+          "{\"event_id\":\"e3\",\"event_type\":\"price_changed\",\"event_time\":"
+          "\"2024-03-01T11:00:00.000Z\",\"product_id\":\"p9\",\"attributes\":{\"price\":3}}")
+          .ok());
   std::string data = dir.path() + "/data";
   CommandResult r = RunRecsys({"ingest", "--data-dir", data, "--json", input});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -164,15 +170,75 @@ TEST(CliTest, DemoRunsToBronzeAndCanBeRerun) {
   TempDir dir;
   std::string data = dir.path() + "/demo";
   for (int run = 0; run < 2; ++run) {
-    CommandResult r =
-        RunRecsys({"demo", "--data-dir", data, "--users", "300", "--products", "100", "--days",
-                   "5", "--json", "--quiet"});
+    CommandResult r = RunRecsys({"demo", "--data-dir", data, "--users", "300", "--products", "100",
+                                 "--days", "5", "--json", "--quiet"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("\"bronze_files\":"), std::string::npos) << r.out;
   }
   EXPECT_TRUE(FileExists(data + "/ground_truth/user_tastes.csv"));
   auto bronze = ReadBronze(data + "/lake");
   EXPECT_FALSE(bronze.empty());
+}
+
+}  // namespace
+}  // namespace recsys::testing
+
+namespace recsys::testing {
+namespace {
+
+TEST(CliTest, IngestKeepsLinesTooLargeForTheLogAside) {
+  TempDir dir;
+  std::string input = dir.path() + "/clickstream.jsonl";
+  std::string big = "{\"event_id\":\"big\",\"pad\":\"" + std::string(3000, 'x') + "\"}";
+  ASSERT_TRUE(WriteFileAtomic(input, "{\"event_id\":\"small\"}\n" + big + "\n").ok());
+  std::string data = dir.path() + "/data";
+  CommandResult r =
+      RunRecsys({"ingest", "--data-dir", data, "--max-record-bytes", "1024", "--json", input});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"appended\":1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"refused_oversized\":1"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
+  size_t at = r.out.find("\"refused_file\":\"");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  at += 16;
+  auto kept = ReadFile(r.out.substr(at, r.out.find('"', at) - at));
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(*kept, big + "\n");
+}
+
+TEST(CliTest, SinkFollowsTheLogUntilStopped) {
+  TempDir dir;
+  std::string data = dir.path() + "/data";
+  std::string input = dir.path() + "/user-events.jsonl";
+  ASSERT_TRUE(WriteFileAtomic(input,
+                              "{\"event_id\":\"f1\",\"event_type\":\"login\",\"event_time\":"
+                              "\"2024-05-05T05:05:05.000Z\",\"user_id\":\"u1\"}\n")
+                  .ok());
+  ASSERT_EQ(RunRecsys({"ingest", "--data-dir", data, input}).exit_code, 0);
+  pid_t pid = SpawnRecsys({"sink", "--data-dir", data, "--rotate-schedule-interval-ms", "100",
+                           "--poll-interval-ms", "20"});
+  ASSERT_GT(pid, 0);
+  auto wait_for_bronze = [&](const std::string& needle) {
+    for (int i = 0; i < 200; ++i) {  // up to 20 s
+      for (const auto& [key, content] : ReadBronze(data + "/lake")) {
+        if (content.find(needle) != std::string::npos) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  EXPECT_TRUE(wait_for_bronze("\"f1\""));
+  // Events that arrive while it follows are written too.
+  ASSERT_TRUE(WriteFileAtomic(input,
+                              "{\"event_id\":\"f2\",\"event_type\":\"login\",\"event_time\":"
+                              "\"2024-05-05T06:05:05.000Z\",\"user_id\":\"u2\"}\n")
+                  .ok());
+  ASSERT_EQ(RunRecsys({"ingest", "--data-dir", data, input}).exit_code, 0);
+  EXPECT_TRUE(wait_for_bronze("\"f2\""));
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 }  // namespace

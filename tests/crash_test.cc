@@ -20,16 +20,15 @@ namespace {
 TEST(CrashTest, SinkKilledTenTimesLeavesEveryEventExactlyOnce) {
   TempDir dir;
   std::string data = dir.path() + "/data";
-  CommandResult r = RunRecsys({"generate", "--data-dir", data, "--users", "4000", "--products",
-                               "1500", "--days", "30", "--seed", "11", "--bad-rate", "0.01",
-                               "--quiet"});
+  CommandResult r =
+      RunRecsys({"generate", "--data-dir", data, "--users", "4000", "--products", "1500", "--days",
+                 "30", "--seed", "11", "--bad-rate", "0.01", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   // gzip at its slowest level keeps each run long enough to be killed in the middle.
-  const std::vector<std::string> sink = {"sink",          "--once",       "--data-dir",
-                                         data,            "--flush-size", "2000",
-                                         "--compression", "gzip",         "--compression-level",
-                                         "9",             "--quiet"};
+  const std::vector<std::string> sink = {
+      "sink",          "--once", "--data-dir",          data, "--flush-size", "2000",
+      "--compression", "gzip",   "--compression-level", "9",  "--quiet"};
   std::mt19937 rng(20261129);
   std::uniform_int_distribution<int> delay_ms(40, 300);
   int kills = 0, finished_early = 0;

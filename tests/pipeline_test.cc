@@ -16,9 +16,9 @@ namespace {
 TEST(PipelineTest, MillionEventsReachBronzeExactlyOncePerTopic) {
   TempDir dir;
   std::string in = dir.path() + "/in", data = dir.path() + "/data";
-  CommandResult r = RunRecsys({"generate", "--out", in, "--data-dir", data, "--users", "8500",
-                               "--products", "1500", "--days", "30", "--seed", "7",
-                               "--bad-rate", "0.01", "--quiet"});
+  CommandResult r =
+      RunRecsys({"generate", "--out", in, "--data-dir", data, "--users", "8500", "--products",
+                 "1500", "--days", "30", "--seed", "7", "--bad-rate", "0.01", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   std::vector<std::string> inputs;
@@ -40,8 +40,8 @@ TEST(PipelineTest, MillionEventsReachBronzeExactlyOncePerTopic) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"appended\":" + std::to_string(total)), std::string::npos) << r.out;
 
-  r = RunRecsys({"sink", "--once", "--data-dir", data, "--compression", "zstd", "--quiet",
-                 "--json"});
+  r = RunRecsys(
+      {"sink", "--once", "--data-dir", data, "--compression", "zstd", "--quiet", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"records\":" + std::to_string(total)), std::string::npos) << r.out;
 
@@ -70,8 +70,8 @@ TEST(PipelineTest, MillionEventsReachBronzeExactlyOncePerTopic) {
       --it->second;
       if (auto t = ExtractEventTime(line)) {
         CivilTime c = ToCivil(*t);
-        if (std::stoi(m[2]) != c.year || std::stoi(m[3]) != c.month ||
-            std::stoi(m[4]) != c.day || std::stoi(m[5]) != c.hour) {
+        if (std::stoi(m[2]) != c.year || std::stoi(m[3]) != c.month || std::stoi(m[4]) != c.day ||
+            std::stoi(m[5]) != c.hour) {
           ++misplaced;
         }
       }
@@ -87,8 +87,8 @@ TEST(PipelineTest, MillionEventsReachBronzeExactlyOncePerTopic) {
   EXPECT_EQ(missing, 0) << "produced lines that never reached bronze";
 
   // A second sink run finds nothing new: offsets were committed.
-  r = RunRecsys({"sink", "--once", "--data-dir", data, "--compression", "zstd", "--quiet",
-                 "--json"});
+  r = RunRecsys(
+      {"sink", "--once", "--data-dir", data, "--compression", "zstd", "--quiet", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"records\":0"), std::string::npos) << r.out;
   EXPECT_EQ(ReadBronze(data + "/lake").size(), bronze.size());

@@ -34,8 +34,7 @@ std::string Slurp(const std::string& path) {
 
 }  // namespace
 
-CommandResult RunRecsys(const std::vector<std::string>& args,
-                        const std::vector<std::string>& env) {
+CommandResult RunRecsys(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   TempDir tmp;
   std::string out_path = tmp.path() + "/out", err_path = tmp.path() + "/err";
   std::vector<std::string> storage;

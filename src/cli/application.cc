@@ -112,43 +112,59 @@ std::string CommandContext::LakeDir() const {
 
 Application::Application() {
   commands_ = {
-      {"generate", "simulate a shop: catalog, users, sessions, funnels, bad records",
+      {"generate",
+       "simulate a shop: catalog, users, sessions, funnels, bad records",
        "recsys generate [--users N] [--products N] [--days N] [--seed N] [--bad-rate R] "
        "[--rate EPS] [--out DIR]",
        "Simulates a shop whose visitors have hidden tastes, and appends its events to the event "
        "log (or, with --out, writes <out>/<topic>.jsonl files for `recsys ingest`). The same "
        "seed gives the same events. The hidden tastes go to <data-dir>/ground_truth/.",
-       {"generate", "log"}, RunGenerate},
-      {"ingest", "append JSON lines from files or stdin to the event log",
+       {"generate", "log"},
+       RunGenerate},
+      {"ingest",
+       "append JSON lines from files or stdin to the event log",
        "recsys ingest [--topic T] [FILE...]   (no FILE or '-': stdin)",
        "Each line is one message. Its topic is --topic, else the file's name when it names a "
        "topic (clickstream.jsonl), else the line's event_type. Lines that are not JSON still go "
        "to the log (bronze keeps raw input; silver judges it) and are counted.",
-       {"ingest", "log"}, RunIngest},
-      {"sink", "write the event log to bronze in the Kafka Connect S3 sink layout",
+       {"ingest", "log"},
+       RunIngest},
+      {"sink",
+       "write the event log to bronze in the Kafka Connect S3 sink layout",
        "recsys sink [--once] [--compression none|gzip|zstd] [--flush-size N]",
        "Reads every topic from the committed offsets of its consumer group and writes "
        "bronze/topics/<topic>/year=/month=/day=/hour=/<topic>+<partition>+<offset>.json files "
        "into the lake. Files are renamed into place before offsets are committed, so a restart "
        "never writes an event twice. Without --once it follows the log until interrupted.",
-       {"sink", "log"}, RunSink},
-      {"log topics", "list topics, partitions, offsets and the sink's lag",
-       "recsys log topics", "Shows every topic of the embedded event log.", {"log", "sink"},
+       {"sink", "log"},
+       RunSink},
+      {"log topics",
+       "list topics, partitions, offsets and the sink's lag",
+       "recsys log topics",
+       "Shows every topic of the embedded event log.",
+       {"log", "sink"},
        RunLogTopics},
-      {"log retention", "delete log segments beyond the retention settings now",
+      {"log retention",
+       "delete log segments beyond the retention settings now",
        "recsys log retention [--retention-bytes N] [--retention-ms N]",
        "Applies log.retention_bytes and log.retention_ms (also applied when segments roll).",
-       {"log"}, RunLogRetention},
-      {"config show", "print every setting, its value and where it came from",
+       {"log"},
+       RunLogRetention},
+      {"config show",
+       "print every setting, its value and where it came from",
        "recsys config show",
        "Settings resolve as defaults < config file (--config or RECSYS_CONFIG) < RECSYS_* "
        "environment variables < flags.",
-       {"log", "generate", "ingest", "sink"}, RunConfigShow, false},
-      {"demo", "generate a shop and run it through every stage",
+       {"log", "generate", "ingest", "sink"},
+       RunConfigShow,
+       false},
+      {"demo",
+       "generate a shop and run it through every stage",
        "recsys demo [--users N] [--days N]",
        "Generates a shop into a fresh data folder and runs it through the pipeline: event log, "
        "bronze. Refuses a data folder that holds data it did not make.",
-       {"generate", "log", "sink"}, RunDemo},
+       {"generate", "log", "sink"},
+       RunDemo},
   };
 }
 
@@ -161,14 +177,13 @@ void Application::PrintHelp() const {
     std::snprintf(line, sizeof(line), "  %-16s %s\n", c.name, c.summary);
     s += line;
   }
-  s +=
-      "\nglobal flags:\n"
-      "  --data-dir DIR   where the log, the lake and models live (default ./recsys-data)\n"
-      "  --config FILE    settings file (also RECSYS_CONFIG)\n"
-      "  --json           print one JSON summary object on stdout\n"
-      "  --quiet          no progress lines\n"
-      "  --help           help; `recsys <command> --help` for a command's flags\n"
-      "  --version\n";
+  s += "\nglobal flags:\n"
+       "  --data-dir DIR   where the log, the lake and models live (default ./recsys-data)\n"
+       "  --config FILE    settings file (also RECSYS_CONFIG)\n"
+       "  --json           print one JSON summary object on stdout\n"
+       "  --quiet          no progress lines\n"
+       "  --help           help; `recsys <command> --help` for a command's flags\n"
+       "  --version\n";
   std::fputs(s.c_str(), stdout);
 }
 
@@ -179,8 +194,8 @@ void Application::PrintCommandHelp(const Command& c) const {
     if (spec.type != SettingType::kBool) flag += " V";
     char line[400];
     std::snprintf(line, sizeof(line), "  %-32s %s (default %s%s%s)\n", flag.c_str(), spec.help,
-                  *spec.default_value ? spec.default_value : "\"\"",
-                  *spec.choices ? "; " : "", spec.choices);
+                  *spec.default_value ? spec.default_value : "\"\"", *spec.choices ? "; " : "",
+                  spec.choices);
     s += line;
   };
   for (const std::string& section : c.sections) {

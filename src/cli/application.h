@@ -30,10 +30,10 @@ struct CommandContext {
 };
 
 struct Command {
-  const char* name;      // "generate", or "log topics" for a sub-command
-  const char* summary;   // one line for `recsys --help`
-  const char* usage;     // "recsys generate [flags]"
-  const char* details;   // a paragraph for `recsys <command> --help`
+  const char* name;                   // "generate", or "log topics" for a sub-command
+  const char* summary;                // one line for `recsys --help`
+  const char* usage;                  // "recsys generate [flags]"
+  const char* details;                // a paragraph for `recsys <command> --help`
   std::vector<std::string> sections;  // setting sections whose flags the command takes
   std::function<Status(CommandContext&)> run;
   bool has_summary = true;  // false: the command prints its own output (config show, sql)

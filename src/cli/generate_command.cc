@@ -31,6 +31,11 @@ class Pacer {
   int64_t start_ns_;
 };
 
+// How far through the simulated period a record's time is, for the ETA.
+double SimulatedShare(const GeneratorOptions& o, int64_t time_ms) {
+  return static_cast<double>(time_ms - o.start_ms) / (o.days * 86400000.0);
+}
+
 void AddGeneratorSummary(CommandContext& ctx, const Generator& gen, double secs,
                          const std::string& where) {
   const GeneratorStats& s = gen.stats();
@@ -79,7 +84,8 @@ Status WriteGroundTruth(CommandContext& ctx, const Generator& gen) {
 }
 
 // Writes <dir>/<topic>.jsonl files.
-Status GenerateToFiles(CommandContext& ctx, const GeneratorOptions& options, const std::string& dir) {
+Status GenerateToFiles(CommandContext& ctx, const GeneratorOptions& options,
+                       const std::string& dir) {
   RECSYS_RETURN_IF_ERROR(CreateDirs(dir));
   FILE* files[3] = {nullptr, nullptr, nullptr};
   std::vector<std::string> paths;
@@ -104,7 +110,7 @@ Status GenerateToFiles(CommandContext& ctx, const GeneratorOptions& options, con
     std::fwrite(r.json.data(), 1, r.json.size(), f);
     std::fputc('\n', f);
     ++n;
-    if ((n & 4095) == 0) progress.Update(n);
+    if ((n & 4095) == 0) progress.Update(n, SimulatedShare(options, r.time_ms));
     if (pacer.MustWait(n)) {
       for (FILE* file : files) std::fflush(file);
       pacer.Wait(n);
@@ -134,7 +140,7 @@ Status GenerateStep(CommandContext& ctx, EventLog* log, const GeneratorOptions& 
   RECSYS_RETURN_IF_ERROR(gen.Run([&](const GeneratedRecord& r) -> Status {
     RECSYS_RETURN_IF_ERROR(batcher.Add(TopicName(r.topic), r.key, r.json));
     ++n;
-    if ((n & 4095) == 0) progress.Update(n);
+    if ((n & 4095) == 0) progress.Update(n, SimulatedShare(options, r.time_ms));
     if (pacer.MustWait(n)) {
       RECSYS_RETURN_IF_ERROR(batcher.Flush());
       pacer.Wait(n);
@@ -144,8 +150,7 @@ Status GenerateStep(CommandContext& ctx, EventLog* log, const GeneratorOptions& 
   RECSYS_RETURN_IF_ERROR(batcher.Flush());
   RECSYS_RETURN_IF_ERROR(log->Sync());
   progress.Finish(n);
-  AddGeneratorSummary(ctx, gen, (SystemClock()->MonotonicNanos() - start) / 1e9,
-                      ctx.LogDir());
+  AddGeneratorSummary(ctx, gen, (SystemClock()->MonotonicNanos() - start) / 1e9, ctx.LogDir());
   return WriteGroundTruth(ctx, gen);
 }
 

@@ -3,6 +3,7 @@
 // (to the file's topic or ingest.default_topic) and counted.
 #include <fcntl.h>
 #include <simdjson.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include "cli/log_batcher.h"
 #include "core/clock.h"
 #include "core/event.h"
+#include "core/files.h"
 #include "core/progress.h"
 
 namespace recsys {
@@ -62,13 +64,20 @@ std::optional<Topic> TopicFromFileName(const std::string& path) {
 class Ingester {
  public:
   Ingester(CommandContext& ctx, EventLog* log)
-      : ctx_(ctx), batcher_(log), max_bytes_(static_cast<size_t>(
-                                      ctx.config->GetInt("log.max_record_bytes"))) {
+      : ctx_(ctx),
+        batcher_(log),
+        max_bytes_(static_cast<size_t>(ctx.config->GetInt("log.max_record_bytes"))) {
     if (const std::string& t = ctx.config->GetString("ingest.topic"); !t.empty()) {
       forced_topic_ = ParseTopic(t);
     }
     default_topic_ = *ParseTopic(ctx.config->GetString("ingest.default_topic"));
   }
+
+  ~Ingester() {
+    if (refused_ != nullptr) std::fclose(refused_);
+  }
+  Ingester(const Ingester&) = delete;
+  Ingester& operator=(const Ingester&) = delete;
 
   Status Validate() const {
     const std::string& t = ctx_.config->GetString("ingest.topic");
@@ -111,13 +120,29 @@ class Ingester {
         }
         pos = nl + 1;
       }
-      progress->Update(stats_.lines);
+      progress->Update(stats_.lines, total_bytes_ > 0 ? static_cast<double>(stats_.bytes) /
+                                                            static_cast<double>(total_bytes_)
+                                                      : -1);
     }
     if (!carry.empty()) RECSYS_RETURN_IF_ERROR(Line(carry, file_topic, name, ++line_no));
     return Status::OK();
   }
 
-  Status Finish() { return batcher_.Flush(); }
+  Status Finish() {
+    if (refused_ != nullptr) {
+      bool ok = std::fflush(refused_) == 0 && ::fsync(::fileno(refused_)) == 0;
+      ok = std::fclose(refused_) == 0 && ok;
+      refused_ = nullptr;
+      if (!ok) return Status::IOError("write " + RefusedPath());
+    }
+    return batcher_.Flush();
+  }
+  // <data-dir>/refused/ingest-<start ms>.jsonl: lines too large for the log.
+  std::string RefusedPath() const {
+    return ctx_.DataDir() + "/refused/ingest-" + std::to_string(started_ms_) + ".jsonl";
+  }
+  // The bytes all inputs hold, when known (regular files), for the ETA; -1 otherwise.
+  void set_total_bytes(int64_t total) { total_bytes_ = total; }
   const IngestStats& stats() const { return stats_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
 
@@ -131,13 +156,14 @@ class Ingester {
       return Status::OK();
     }
     if (line.size() > max_bytes_) {
-      // The log refuses it (like Kafka's message.max.bytes); say where it was.
+      // The log refuses it (like Kafka's message.max.bytes). It is kept aside, not lost.
       ++stats_.refused;
       if (warnings_.size() < 20) {
         warnings_.push_back(name + " line " + std::to_string(line_no) + ": " +
-                            std::to_string(line.size()) + " bytes exceed log.max_record_bytes");
+                            std::to_string(line.size()) + " bytes exceed log.max_record_bytes; " +
+                            "kept in " + RefusedPath());
       }
-      return Status::OK();
+      return KeepRefused(line);
     }
     std::optional<Topic> type_topic;
     bool json = inspector_.Inspect(line, &type_topic, &user_id_, &product_id_);
@@ -150,14 +176,30 @@ class Ingester {
     return batcher_.Add(TopicName(topic), key, line);
   }
 
+  Status KeepRefused(std::string_view line) {
+    if (refused_ == nullptr) {
+      RECSYS_RETURN_IF_ERROR(CreateDirs(ctx_.DataDir() + "/refused"));
+      refused_ = std::fopen(RefusedPath().c_str(), "a");
+      if (refused_ == nullptr) return Status::FromErrno("open", RefusedPath(), errno);
+    }
+    if (std::fwrite(line.data(), 1, line.size(), refused_) != line.size() ||
+        std::fputc('\n', refused_) == EOF) {
+      return Status::IOError("write " + RefusedPath());
+    }
+    return Status::OK();
+  }
+
   CommandContext& ctx_;
   LogBatcher batcher_;
+  FILE* refused_ = nullptr;
+  int64_t started_ms_ = SystemClock()->NowMillis();
   size_t max_bytes_;
   std::optional<Topic> forced_topic_;
   Topic default_topic_;
   LineInspector inspector_;
   std::string user_id_, product_id_;
   IngestStats stats_;
+  int64_t total_bytes_ = -1;
   std::vector<std::string> warnings_;
 };
 
@@ -171,6 +213,16 @@ Status RunIngest(CommandContext& ctx) {
   RECSYS_RETURN_IF_ERROR(ingester.Validate());
   std::vector<std::string> inputs = ctx.args;
   if (inputs.empty()) inputs.push_back("-");
+  int64_t total_bytes = 0;
+  for (const std::string& input : inputs) {
+    struct stat st;
+    if (input == "-" || ::stat(input.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      total_bytes = -1;
+      break;
+    }
+    total_bytes += st.st_size;
+  }
+  ingester.set_total_bytes(total_bytes);
   Progress progress("ingest", "lines", -1, !ctx.quiet());
   int64_t start = SystemClock()->MonotonicNanos();
   for (const std::string& input : inputs) {
@@ -204,10 +256,15 @@ Status RunIngest(CommandContext& ctx) {
   field("not_json", s.not_json);
   field("unknown_type", s.unknown_type);
   field("refused_oversized", s.refused);
+  if (s.refused > 0) {
+    j.Key("refused_file");
+    j.String(ingester.RefusedPath());
+  }
   field("bytes", s.bytes);
   j.Key("per_topic");
   j.BeginObject();
-  for (Topic t : kAllTopics) field(std::string(TopicName(t)).c_str(), s.per_topic[static_cast<int>(t)]);
+  for (Topic t : kAllTopics)
+    field(std::string(TopicName(t)).c_str(), s.per_topic[static_cast<int>(t)]);
   j.EndObject();
   j.Key("seconds");
   j.Double(secs);

@@ -10,9 +10,9 @@ Result<EmbeddedLogOptions> LogOptionsFrom(const Config& c) {
   EmbeddedLogOptions o;
   o.segment_bytes = c.GetInt("log.segment_bytes");
   const std::string& fsync = c.GetString("log.fsync");
-  o.fsync = fsync == "always"   ? FsyncPolicy::kAlways
-            : fsync == "never"  ? FsyncPolicy::kNever
-                                : FsyncPolicy::kInterval;
+  o.fsync = fsync == "always"  ? FsyncPolicy::kAlways
+            : fsync == "never" ? FsyncPolicy::kNever
+                               : FsyncPolicy::kInterval;
   o.fsync_interval_ms = c.GetInt("log.fsync_interval_ms");
   o.retention_bytes = c.GetInt("log.retention_bytes");
   o.retention_ms = c.GetInt("log.retention_ms");

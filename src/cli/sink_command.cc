@@ -1,4 +1,5 @@
 // recsys sink: event log -> bronze.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 
@@ -54,13 +55,32 @@ void AddSinkSummary(CommandContext& ctx, const BronzeSinkStats& s, double secs,
   }
 }
 
+// Records between the group's committed offsets and the ends of the topics the sink reads.
+Result<int64_t> Lag(EventLog* log, const BronzeSinkOptions& options) {
+  RECSYS_ASSIGN_OR_RETURN(std::vector<TopicInfo> topics, log->ListTopics());
+  int64_t lag = 0;
+  for (const TopicInfo& t : topics) {
+    bool wanted = options.topics.empty() ? t.name.rfind("__", 0) != 0
+                                         : std::find(options.topics.begin(), options.topics.end(),
+                                                     t.name) != options.topics.end();
+    if (!wanted) continue;
+    for (const PartitionInfo& p : t.partitions) {
+      RECSYS_ASSIGN_OR_RETURN(std::optional<int64_t> committed,
+                              log->CommittedOffset(options.group, t.name, p.partition));
+      lag += p.end_offset - std::max(committed.value_or(p.start_offset), p.start_offset);
+    }
+  }
+  return lag;
+}
+
 }  // namespace
 
 Status SinkOnceStep(CommandContext& ctx, EventLog* log, ObjectStore* lake,
                     const BronzeSinkOptions& options) {
   BronzeSink sink(log, lake, options);
   BronzeSinkStats stats;
-  Progress progress("sink", "records", -1, !ctx.quiet());
+  RECSYS_ASSIGN_OR_RETURN(int64_t lag, Lag(log, options));
+  Progress progress("sink", "records", lag, !ctx.quiet());
   int64_t start = SystemClock()->MonotonicNanos();
   RECSYS_RETURN_IF_ERROR(sink.RunOnce(&stats, [&](int64_t n) { progress.Update(n); }));
   progress.Finish(stats.records);

@@ -27,10 +27,14 @@ std::string FormatNumber(double v) {
 
 std::string_view SettingSourceName(SettingSource source) {
   switch (source) {
-    case SettingSource::kDefault: return "default";
-    case SettingSource::kFile: return "file";
-    case SettingSource::kEnvironment: return "env";
-    case SettingSource::kFlag: return "flag";
+    case SettingSource::kDefault:
+      return "default";
+    case SettingSource::kFile:
+      return "file";
+    case SettingSource::kEnvironment:
+      return "env";
+    case SettingSource::kFlag:
+      return "flag";
   }
   return "?";
 }
@@ -78,7 +82,8 @@ bool Config::Has(std::string_view name) const { return Find(name) != nullptr; }
 
 Status Config::Set(std::string_view name, std::string_view raw, SettingSource source) {
   const SettingSpec* spec = Find(name);
-  if (spec == nullptr) return Status::InvalidArgument("unknown setting '" + std::string(name) + "'");
+  if (spec == nullptr)
+    return Status::InvalidArgument("unknown setting '" + std::string(name) + "'");
   std::string value(Trim(raw));
   auto bad = [&](const std::string& why) {
     return Status::InvalidArgument("setting " + std::string(name) + " (from " +
@@ -215,7 +220,8 @@ SettingSource Config::SourceOf(std::string_view name) const {
 std::string Config::EnvName(std::string_view name) {
   std::string env = "RECSYS_";
   for (char c : name) {
-    env += (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    env += (c == '.' || c == '-') ? '_'
+                                  : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   return env;
 }

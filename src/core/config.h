@@ -25,13 +25,13 @@ namespace recsys {
 enum class SettingType { kInt, kDouble, kString, kBool };
 
 struct SettingSpec {
-  const char* name;           // "log.fsync"
+  const char* name;  // "log.fsync"
   SettingType type;
   const char* default_value;  // as it would be written in the file
   const char* help;           // one line
   double min = -1e300;        // numeric bounds, inclusive
   double max = 1e300;
-  const char* choices = "";   // for strings: "a|b|c"; empty = free text
+  const char* choices = "";  // for strings: "a|b|c"; empty = free text
 };
 
 enum class SettingSource { kDefault, kFile, kEnvironment, kFlag };

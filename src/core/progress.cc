@@ -32,13 +32,13 @@ Progress::~Progress() {
   if (enabled_ && tty_ && !finished_ && last_print_ns_ != start_ns_) std::fputc('\n', stderr);
 }
 
-void Progress::Update(int64_t done) {
+void Progress::Update(int64_t done, double fraction) {
   if (!enabled_) return;
   int64_t now = SystemClock()->MonotonicNanos();
   int64_t every = tty_ ? 200000000 : 5000000000;
   if (now - last_print_ns_ < every) return;
   last_print_ns_ = now;
-  Print(done, false);
+  Print(done, fraction, false);
 }
 
 void Progress::Finish(int64_t done) {
@@ -46,10 +46,10 @@ void Progress::Finish(int64_t done) {
   finished_ = true;
   // Short jobs stay silent off a terminal: the summary says it all.
   if (!tty_ && last_print_ns_ == start_ns_) return;
-  Print(done, true);
+  Print(done, 1, true);
 }
 
-void Progress::Print(int64_t done, bool final) {
+void Progress::Print(int64_t done, double fraction, bool final) {
   double secs = (SystemClock()->MonotonicNanos() - start_ns_) / 1e9;
   double rate = secs > 0 ? done / secs : 0;
   std::string line = label_ + ": " + FormatCount(done);
@@ -62,6 +62,11 @@ void Progress::Print(int64_t done, bool final) {
   } else if (total_ > 0 && rate > 0 && done <= total_) {
     char buf[32];
     std::snprintf(buf, sizeof(buf), ", ETA %.0f s", (total_ - done) / rate);
+    line += buf;
+  } else if (fraction > 0 && fraction <= 1) {
+    char buf[48];
+    std::snprintf(buf, sizeof(buf), ", %.0f%%, ETA %.0f s", fraction * 100,
+                  secs * (1 - fraction) / fraction);
     line += buf;
   }
   if (tty_) {

@@ -31,9 +31,13 @@ class [[nodiscard]] Status {
  public:
   Status() = default;
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {StatusCode::kInvalidArgument, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
-  static Status AlreadyExists(std::string msg) { return {StatusCode::kAlreadyExists, std::move(msg)}; }
+  static Status AlreadyExists(std::string msg) {
+    return {StatusCode::kAlreadyExists, std::move(msg)};
+  }
   static Status Corruption(std::string msg) { return {StatusCode::kCorruption, std::move(msg)}; }
   static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
   static Status OutOfRange(std::string msg) { return {StatusCode::kOutOfRange, std::move(msg)}; }
@@ -60,7 +64,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok());
   }
@@ -86,10 +90,10 @@ class [[nodiscard]] Result {
 #define RECSYS_CONCAT_INNER_(a, b) a##b
 #define RECSYS_CONCAT_(a, b) RECSYS_CONCAT_INNER_(a, b)
 
-#define RECSYS_RETURN_IF_ERROR(expr)        \
-  do {                                      \
-    ::recsys::Status _st = (expr);          \
-    if (!_st.ok()) return _st;              \
+#define RECSYS_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::recsys::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)
 
 #define RECSYS_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

@@ -1,6 +1,5 @@
 // The embedded log's own promises: its files (docs/formats/event-log.md), recovery after a
 // crash, corruption never served, retention, threads, and a second log on the same folder.
-#include "core/temp_dir.h"
 #include "ingest/embedded_log.h"
 
 #include <fcntl.h>
@@ -22,6 +21,7 @@
 #include "core/clock.h"
 #include "core/crc32c.h"
 #include "core/files.h"
+#include "core/temp_dir.h"
 
 namespace recsys {
 namespace {
@@ -32,7 +32,6 @@ std::string Num(std::string_view prefix, int64_t n) {
   s += std::to_string(n);
   return s;
 }
-
 
 EmbeddedLogOptions SmallSegments(int64_t segment_bytes) {
   EmbeddedLogOptions options;

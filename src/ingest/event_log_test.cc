@@ -1,6 +1,5 @@
 // The EventLog contract (event_log.h), checked against every implementation through a factory,
 // and Kafka-compatible partitioning.
-#include "core/temp_dir.h"
 #include "ingest/event_log.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/files.h"
+#include "core/temp_dir.h"
 #include "ingest/embedded_log.h"
 
 namespace recsys {
@@ -77,7 +77,6 @@ TEST(PartitionForKeyTest, SpreadsKeys) {
 
 // ---------------------------------------------------------------------------------------------
 // The contract, for every implementation.
-
 
 struct LogFactory {
   std::string name;

@@ -284,11 +284,11 @@ class PartitionWriter {
 
   // The open files: records read since the last commit, by encoded partition.
   std::vector<OpenFile> files_;
-  std::vector<OpenFile> spare_;  // written files whose buffers are reused
+  std::vector<OpenFile> spare_;             // written files whose buffers are reused
   std::vector<std::string> keys_, packed_;  // per open file, reused across flushes
   std::vector<ObjectWrite> writes_;
-  size_t last_file_ = 0;         // index in files_ of the last record's file
-  int64_t record_count_ = 0;     // records in the open files
+  size_t last_file_ = 0;      // index in files_ of the last record's file
+  int64_t record_count_ = 0;  // records in the open files
   int64_t pending_by_arrival_ = 0;
   int64_t base_time_ = 0;     // time of the first record in the open files
   int64_t current_hour_ = 0;  // hour of the last record added

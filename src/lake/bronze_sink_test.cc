@@ -1,4 +1,3 @@
-#include "core/temp_dir.h"
 #include "lake/bronze_sink.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/files.h"
+#include "core/temp_dir.h"
 #include "ingest/embedded_log.h"
 #include "lake/object_store.h"
 
@@ -241,7 +241,6 @@ std::string Ev(const std::string& id, const std::string& time) {
 }
 
 std::string Dir(const char* hour_path) { return std::string("bronze/topics/") + hour_path; }
-
 
 class BronzeSinkTest : public ::testing::Test {
  protected:

@@ -5,8 +5,8 @@
 #include <random>
 #include <string>
 
-#include "core/temp_dir.h"
 #include "core/files.h"
+#include "core/temp_dir.h"
 #include "lake/bronze_sink.h"
 
 namespace recsys {
@@ -43,7 +43,6 @@ std::string RunCommand(const std::string& cmd) {
   EXPECT_EQ(::pclose(p), 0) << cmd;
   return out;
 }
-
 
 TEST(CompressionTest, ParseNamesAndExtensions) {
   EXPECT_EQ(*ParseCompression("none"), Compression::kNone);
