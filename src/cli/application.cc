@@ -129,6 +129,20 @@ Application::Application() {
        "to the log (bronze keeps raw input; silver judges it) and are counted.",
        {"ingest", "log"},
        RunIngest},
+      {"import",
+       "a shop's past orders, ratings, catalog and customers from CSV, as events",
+       "recsys import [--preset online-retail|dunnhumby|movielens] [mapping flags] FILE...",
+       "Each row becomes a clickstream event: a purchase (order, quantity, unit price) or a "
+       "product_view (with a rating). Every user and product becomes a signup or product_created "
+       "event timed at its earliest row, with the attributes the source has. A preset knows a "
+       "source's columns and times and reads the files beside FILE (dunnhumby: products.csv, "
+       "demographics.csv; movielens: u.item, u.user or movies.csv); FILE may be its folder. "
+       "Without a preset map --user-col, --item-col and --time-col at least, by header name or "
+       "0-based index. Event ids are deterministic: importing a file twice adds nothing after "
+       "silver's deduplication. Rows that cannot become events are counted by reason and kept "
+       "in <data-dir>/refused/import-<ms>.jsonl.",
+       {"import", "log"},
+       RunImport},
       {"sink",
        "write the event log to bronze in the Kafka Connect S3 sink layout",
        "recsys sink [--once] [--compression none|gzip|zstd] [--flush-size N]",
@@ -138,6 +152,32 @@ Application::Application() {
        "never writes an event twice. Without --once it follows the log until interrupted.",
        {"sink", "log"},
        RunSink},
+      {"process silver",
+       "bronze -> silver: validate, quarantine, deduplicate, sessionize",
+       "recsys process silver",
+       "Reads the bronze files not processed yet, validates every record (bad ones go to "
+       "silver/_quarantine with a reason), drops duplicate event ids, types the columns, hashes "
+       "emails, sessionizes the clickstream and writes Parquet partitioned by event_date. "
+       "Prints the data-quality report: read = written + quarantined + duplicates.",
+       {"process"},
+       RunProcessSilver},
+      {"process gold",
+       "silver -> gold: RFM segments, clusters, product analytics, features",
+       "recsys process gold",
+       "Runs the gold SQL models in dependency order and the k-means clustering, writing a "
+       "Parquet snapshot of each table: user_features, user_clusters, product_analytics(_daily), "
+       "interactions, item_content, hybrid_features.",
+       {"process"},
+       RunProcessGold},
+      {"sql",
+       "SQL over every silver and gold table, by name",
+       "recsys sql [--format table|csv|json] \"<query>\"",
+       "Every silver table (clickstream, sessions, users, products, quarantine, ...) and every "
+       "table of the current gold snapshot (user_features, interactions, ...) is a view. With "
+       "--json (or --format json) rows print as a JSON array.",
+       {"sql", "process"},
+       RunSql,
+       false},
       {"log topics",
        "list topics, partitions, offsets and the sink's lag",
        "recsys log topics",

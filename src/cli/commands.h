@@ -13,11 +13,15 @@ namespace recsys {
 
 Status RunGenerate(CommandContext& ctx);
 Status RunIngest(CommandContext& ctx);
+Status RunImport(CommandContext& ctx);
 Status RunSink(CommandContext& ctx);
 Status RunLogTopics(CommandContext& ctx);
 Status RunLogRetention(CommandContext& ctx);
 Status RunConfigShow(CommandContext& ctx);
 Status RunDemo(CommandContext& ctx);
+Status RunProcessSilver(CommandContext& ctx);
+Status RunProcessGold(CommandContext& ctx);
+Status RunSql(CommandContext& ctx);
 
 // Module options from the resolved settings.
 Result<EmbeddedLogOptions> LogOptionsFrom(const Config& config);
@@ -32,5 +36,7 @@ Result<std::unique_ptr<ObjectStore>> OpenLake(const CommandContext& ctx);
 Status GenerateStep(CommandContext& ctx, EventLog* log, const GeneratorOptions& options);
 Status SinkOnceStep(CommandContext& ctx, EventLog* log, ObjectStore* lake,
                     const BronzeSinkOptions& options);
+Status SilverStep(CommandContext& ctx);
+Status GoldStep(CommandContext& ctx);
 
 }  // namespace recsys

@@ -1,4 +1,5 @@
-// recsys demo: a generated shop through every stage built so far (event log -> bronze).
+// recsys demo: a generated shop through every stage built so far: event log, bronze, silver,
+// gold.
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -34,6 +35,10 @@ Status RunDemo(CommandContext& ctx) {
   if (!ctx.args.empty()) return Status::InvalidArgument("unexpected argument " + ctx.args[0]);
   RECSYS_RETURN_IF_ERROR(PrepareDataDir(ctx.DataDir()));
   RECSYS_ASSIGN_OR_RETURN(GeneratorOptions gen_options, GeneratorOptionsFrom(*ctx.config));
+  // The demo shows the quarantine at work unless told otherwise.
+  if (ctx.config->SourceOf("generate.bad_rate") == SettingSource::kDefault) {
+    gen_options.bad_rate = 0.01;
+  }
   RECSYS_ASSIGN_OR_RETURN(BronzeSinkOptions sink_options, SinkOptionsFrom(*ctx.config));
   RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<EventLog> log, OpenLog(ctx));
   RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> lake, OpenLake(ctx));
@@ -58,7 +63,14 @@ Status RunDemo(CommandContext& ctx) {
     }
     if (shown++ < 2) ctx.text += "  " + f.key + "  (" + FormatCount(f.size) + " bytes)\n";
   }
-  ctx.text += "next: recsys log topics --data-dir " + ctx.DataDir() + "\n";
+
+  ctx.text += "== 3. process silver: validate, quarantine, deduplicate, sessionize\n";
+  RECSYS_RETURN_IF_ERROR(SilverStep(ctx));
+  ctx.text += "== 4. process gold: segments, clusters, product analytics, features\n";
+  RECSYS_RETURN_IF_ERROR(GoldStep(ctx));
+  ctx.text += "next:\n  recsys sql --data-dir " + ctx.DataDir() +
+              " \"select segment, count(*) from user_features group by 1 order by 2 desc\"\n" +
+              "  recsys log topics --data-dir " + ctx.DataDir() + "\n";
   return Status::OK();
 }
 

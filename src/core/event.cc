@@ -237,15 +237,19 @@ enum Field : int {
   kDevice,
   kRecId,
   kPosition,
+  kRating,
   kAttributes,
   kFieldCount,
 };
 
 constexpr std::string_view kFieldNames[kFieldCount] = {
-    "event_id",   "event_type", "event_time", "schema_version", "user_id",  "session_id",
-    "product_id", "quantity",   "price",      "currency",       "order_id", "query",
-    "page",       "referrer",   "device",     "rec_id",         "position", "attributes",
+    "event_id",   "event_type", "event_time", "schema_version", "user_id",
+    "session_id", "product_id", "quantity",   "price",          "currency",
+    "order_id",   "query",      "page",       "referrer",       "device",
+    "rec_id",     "position",   "rating",     "attributes",
 };
+
+constexpr double kMaxRating = 10;
 
 int LookupField(std::string_view key) {
   for (int f = 0; f < kFieldCount; ++f) {
@@ -483,6 +487,7 @@ void ResetEvent(Event* e) {
   e->quantity.reset();
   e->price.reset();
   e->position.reset();
+  e->rating.reset();
   e->user = UserAttributes{};
   e->product = ProductAttributes{};
 }
@@ -590,6 +595,7 @@ void AppendEventJson(const Event& e, std::string* out) {
   AppendStringField(",\"device\":", e.device, out);
   AppendStringField(",\"rec_id\":", e.rec_id, out);
   AppendOptInt(",\"position\":", e.position, out);
+  AppendOptDouble(",\"rating\":", e.rating, out);
   if (!e.user.empty() || !e.product.empty()) {
     out->append(",\"attributes\":");
     const size_t attributes_open = out->size();
@@ -763,6 +769,15 @@ std::optional<Rejection> EventParser::Parse(std::string_view json, const Validat
     int64_t pos = 0;
     if ((r = GetCount("position", fields[kPosition], &pos))) return r;
     out->position = pos;
+  }
+  if (present[kRating]) {
+    double rating = 0;
+    if ((r = GetAmount("rating", fields[kRating], &rating))) return r;
+    if (rating > kMaxRating) {
+      return Reject(RejectReason::kWrongType,
+                    "rating must be at most 10, not " + DoubleText(rating));
+    }
+    out->rating = rating;
   }
   if (present[kAttributes]) {
     if ((r = ParseAttributes(fields[kAttributes], out))) return r;

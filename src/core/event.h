@@ -82,6 +82,9 @@ struct Event {
   std::string currency, order_id, query, page, referrer, device;
   std::string rec_id;  // which served recommendation list led here
   std::optional<int64_t> position;
+  // Explicit feedback, 0 to 10 (a source's own scale, e.g. MovieLens stars 0.5 to 5, kept as
+  // is). Mostly on product_view events.
+  std::optional<double> rating;
 
   UserAttributes user;        // user-events only
   ProductAttributes product;  // product-events only

@@ -50,6 +50,7 @@ Event FullEvent(EventType type) {
   e.device = "mobile";
   e.rec_id = "rec-7";
   e.position = 0;
+  e.rating = 4.5;
   e.user.country = "DE";
   e.user.city = "K\xC3\xB6ln";
   e.user.age_band = "25-34";
@@ -278,8 +279,9 @@ TEST(EventJsonTest, AppendKeepsExistingContent) {
 
 TEST(EventJsonTest, EmptyStringsAndUnsetOptionalsAreOmitted) {
   const std::string json = EventToJson(MinimalEvent(EventType::kPageView));
-  for (const char* absent : {"product_id", "quantity", "price", "currency", "order_id", "query",
-                             "page", "referrer", "device", "rec_id", "position", "attributes"}) {
+  for (const char* absent :
+       {"product_id", "quantity", "price", "currency", "order_id", "query", "page", "referrer",
+        "device", "rec_id", "position", "rating", "attributes"}) {
     EXPECT_EQ(json.find(std::string("\"") + absent + "\""), std::string::npos) << absent;
   }
 }
@@ -342,6 +344,23 @@ TEST(EventRoundTripTest, PricesAndTimesRoundTripExactly) {
   e.position = 0;
   e.product.stock = std::numeric_limits<int64_t>::max();
   ExpectRoundTrip(parser, e);
+}
+
+TEST(EventRoundTripTest, RatingIsWrittenAfterPositionAndReadBack) {
+  EventParser parser;
+  Event e = MinimalEvent(EventType::kProductView);
+  e.position = 2;
+  e.rating = 3.5;
+  EXPECT_EQ(
+      EventToJson(e),
+      R"({"event_id":"e1","event_type":"product_view","event_time":"2024-03-01T11:22:33.456Z",)"
+      R"("schema_version":1,"user_id":"u1","session_id":"s1","product_id":"p1","position":2,)"
+      R"("rating":3.5})");
+  for (double rating : {0.0, 0.5, 3.5, 5.0, 10.0}) {
+    SCOPED_TRACE(rating);
+    e.rating = rating;
+    ExpectRoundTrip(parser, e);
+  }
 }
 
 TEST(EventParserTest, AcceptsWhatOtherProducersWrite) {
@@ -569,6 +588,15 @@ const RejectCase kRejectCases[] = {
     {R"({"event_id":"e","event_type":"recommendation_click","event_time":"2024-03-01T10:00:00Z",)"
      R"("user_id":"u","session_id":"s","product_id":"p","position":"3"})",
      RejectReason::kWrongType, "position"},
+    {R"({"event_id":"e","event_type":"product_view","event_time":"2024-03-01T10:00:00Z",)"
+     R"("user_id":"u","session_id":"s","product_id":"p","rating":-0.5})",
+     RejectReason::kNegativeValue, "rating is negative (-0.5)"},
+    {R"({"event_id":"e","event_type":"product_view","event_time":"2024-03-01T10:00:00Z",)"
+     R"("user_id":"u","session_id":"s","product_id":"p","rating":"4"})",
+     RejectReason::kWrongType, "rating"},
+    {R"({"event_id":"e","event_type":"product_view","event_time":"2024-03-01T10:00:00Z",)"
+     R"("user_id":"u","session_id":"s","product_id":"p","rating":10.5})",
+     RejectReason::kWrongType, "rating must be at most 10"},
     // string fields of the wrong type
     {R"({"event_id":"e","event_type":"login","event_time":"2024-03-01T10:00:00Z","user_id":42})",
      RejectReason::kWrongType, "user_id"},

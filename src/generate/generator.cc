@@ -1727,7 +1727,8 @@ struct Generator::Impl {
         break;
       }
       case BadKind::kFutureTime:
-        bad_event.event_time_ms = now + (1 + bad.Below(5)) * 365 * kDayMs + bad.Range(0, kDayMs);
+        // A century ahead: in the future whatever clock the pipeline later runs on.
+        bad_event.event_time_ms = now + (100 + bad.Below(5)) * 365 * kDayMs + bad.Range(0, kDayMs);
         AppendEventJson(bad_event, &bad_json);
         break;
       case BadKind::kBadTime: {
