@@ -86,9 +86,10 @@ std::string Render(const QueryResult& r, const std::string& format) {
     }
   }
   auto cell = [&](const std::string& v, size_t c, bool right) {
+    bool last = c + 1 == r.columns();
     std::string pad(width[c] > v.size() ? width[c] - v.size() : 0, ' ');
-    out += right ? pad + v : v + pad;
-    out += c + 1 < r.columns() ? "  " : "\n";
+    out += right ? pad + v : last ? v : v + pad;
+    out += last ? "\n" : "  ";
   };
   for (size_t c = 0; c < r.columns(); ++c) cell(r.column_name(c), c, IsNumeric(r.type_name(c)));
   for (size_t c = 0; c < r.columns(); ++c) cell(std::string(width[c], '-'), c, false);

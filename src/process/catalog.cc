@@ -74,7 +74,7 @@ Result<std::vector<LakeView>> RegisterLakeViews(DuckDb* db, const std::string& r
     std::string glob = dir + "/*.parquet";
     RECSYS_RETURN_IF_ERROR(db->Execute("CREATE OR REPLACE VIEW " + DuckDb::Identifier(table) +
                                        " AS SELECT * FROM read_parquet(" + DuckDb::Quote(glob) +
-                                       ")"));
+                                       ", hive_partitioning = false)"));
     views.push_back({table, "gold", glob});
   }
   return views;

@@ -28,9 +28,9 @@ FROM (
   SELECT
     product_id,
     date,
-    count_if(event_type = 'product_view') AS views,
-    count_if(event_type = 'add_to_cart') AS carts,
-    count_if(event_type = 'purchase') AS purchases,
+    CAST(count_if(event_type = 'product_view') AS BIGINT) AS views,
+    CAST(count_if(event_type = 'add_to_cart') AS BIGINT) AS carts,
+    CAST(count_if(event_type = 'purchase') AS BIGINT) AS purchases,
     CAST(coalesce(sum(coalesce(quantity, 1)) FILTER (WHERE event_type = 'purchase'), 0)
          AS BIGINT) AS units,
     CAST(coalesce(sum(price * coalesce(quantity, 1)) FILTER (WHERE event_type = 'purchase'), 0)

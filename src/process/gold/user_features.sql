@@ -25,14 +25,14 @@ WITH activity AS (
       AS frequency,
     CAST(coalesce(sum(price * coalesce(quantity, 1)) FILTER (WHERE event_type = 'purchase'), 0)
          AS DECIMAL(18, 2)) AS monetary,
-    count_if(event_type = 'product_view') AS product_views,
-    count_if(event_type = 'add_to_cart') AS add_to_carts,
-    count_if(event_type = 'purchase') AS purchases,
+    CAST(count_if(event_type = 'product_view') AS BIGINT) AS product_views,
+    CAST(count_if(event_type = 'add_to_cart') AS BIGINT) AS add_to_carts,
+    CAST(count_if(event_type = 'purchase') AS BIGINT) AS purchases,
     -- device mix: shares of the events whose device is known (0 when none is)
     count(device) AS with_device,
-    count_if(device = 'mobile') AS mobile,
-    count_if(device = 'desktop') AS desktop,
-    count_if(device = 'tablet') AS tablet
+    CAST(count_if(device = 'mobile') AS BIGINT) AS mobile,
+    CAST(count_if(device = 'desktop') AS BIGINT) AS desktop,
+    CAST(count_if(device = 'tablet') AS BIGINT) AS tablet
   FROM clickstream
   WHERE user_id IS NOT NULL
   GROUP BY user_id
