@@ -178,6 +178,19 @@ Application::Application() {
        {"sql", "process"},
        RunSql,
        false},
+      {"evaluate",
+       "offline quality of the models beside the popularity baseline",
+       "recsys evaluate [--models \"SPEC;SPEC\"] [--split SPLIT] [--seed N] [--k K] "
+       "[--source gold|movielens:PATH]",
+       "Splits the interactions (gold's, or a MovieLens ratings file's) into training and "
+       "held-out parts, fits each model on the first and scores its top-k lists against the "
+       "second: precision, recall, NDCG, MAP and hit rate at k, catalog coverage and fit time, "
+       "as Microsoft Recommenders defines them (every held-out interaction relevant, training "
+       "items left out of the lists). Several models go in one --models value separated by ';' "
+       "(a repeated flag keeps only its last value). Without --models every model is evaluated "
+       "with its defaults.",
+       {"evaluate"},
+       RunEvaluate},
       {"log topics",
        "list topics, partitions, offsets and the sink's lag",
        "recsys log topics",

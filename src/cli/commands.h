@@ -22,6 +22,7 @@ Status RunDemo(CommandContext& ctx);
 Status RunProcessSilver(CommandContext& ctx);
 Status RunProcessGold(CommandContext& ctx);
 Status RunSql(CommandContext& ctx);
+Status RunEvaluate(CommandContext& ctx);
 
 // Module options from the resolved settings.
 Result<EmbeddedLogOptions> LogOptionsFrom(const Config& config);

@@ -114,6 +114,25 @@ const SettingSpec kSettings[] = {
     {"process.max_clusters", T::kInt, "8", "largest k tried when choosing by silhouette", 2, 100},
     {"process.seed", T::kInt, "42", "seed of the k-means initialisation", 0, kMaxInt},
 
+    // recsys evaluate.
+    {"evaluate.source", T::kString, "gold",
+     "interactions to evaluate on: gold (the lake's current snapshot) or "
+     "movielens:<ratings.csv, u.data or their folder>"},
+    {"evaluate.models", T::kString, "",
+     "model specs separated by ';' (\"als:factors=32;itemknn\"); empty = every model with its "
+     "defaults; popularity is always added as the baseline"},
+    {"evaluate.split", T::kString, "random-per-user:0.75",
+     "random-per-user:RATIO (Microsoft Recommenders' stratified split), time:CUTOFF "
+     "(YYYY-MM-DD or RFC 3339) or leave-last:N"},
+    {"evaluate.seed", T::kInt, "42", "seed of the split and of every fit", 0, 4294967295.0},
+    {"evaluate.k", T::kInt, "10", "length of the ranked lists scored", 1, 1000},
+    {"evaluate.threads", T::kInt, "0", "threads of the fits and of DuckDB; 0 = all cores", 0, 256},
+    {"evaluate.binary", T::kBool, "false", "movielens: every rating counts 1, not its value"},
+    {"evaluate.exclude_history", T::kBool, "true",
+     "leave training items out of the lists (--exclude-history=false: keep them)"},
+    {"evaluate.min_relevant", T::kDouble, "0",
+     "held-out interactions with a lower value are not relevant; 0 = all are", 0, 1e9},
+
     // recsys sql.
     {"sql.format", T::kString, "table", "output of recsys sql", 0, 0, "table|csv|json"},
 };

@@ -1,0 +1,129 @@
+#include "models/data.h"
+
+#include <charconv>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/files.h"
+#include "lake/duckdb.h"
+
+namespace recsys {
+namespace {
+
+// Packs a (user, item) pair of dense indices into one hash key.
+uint64_t PairKey(int32_t user, int32_t item) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(user)) << 32) | static_cast<uint32_t>(item);
+}
+
+bool ParseDouble(std::string_view s, double* v) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  auto r = std::from_chars(s.data(), s.data() + s.size(), *v);
+  return !s.empty() && r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+std::string_view TrimField(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  return s;
+}
+
+}  // namespace
+
+Result<InteractionData> LoadGoldInteractions(const std::string& lake_root, int threads) {
+  DuckDbOptions options;
+  options.threads = threads;
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<DuckDb> db, DuckDb::Open("", options));
+  // The snapshot gold/_current.json names (docs/formats/lake-tables.md), read here rather than
+  // through process/catalog.h's views: recsys_models does not link recsys_process.
+  const std::string current = lake_root + "/gold/_current.json";
+  if (!FileExists(current)) {
+    return Status::NotFound("lake " + lake_root + ": no gold snapshot (run `recsys process gold`)");
+  }
+  auto snapshot = db->QueryString("SELECT snapshot FROM read_json(" + DuckDb::Quote(current) +
+                                  ", format = 'auto')");
+  if (!snapshot.ok()) return snapshot.status().WithContext(current);
+  const std::string dir = lake_root + "/gold/interactions/snapshot=" + *snapshot;
+  if (!FileExists(dir)) {
+    return Status::NotFound("lake " + lake_root + ": gold snapshot " + *snapshot +
+                            " has no interactions table (run `recsys process gold`)");
+  }
+  RECSYS_ASSIGN_OR_RETURN(
+      QueryResult r,
+      db->Query("SELECT user_id, product_id, weight, epoch_ms(last_time) FROM read_parquet(" +
+                DuckDb::Quote(dir + "/*.parquet") +
+                ") WHERE user_id IS NOT NULL AND product_id IS NOT NULL AND weight > 0 "
+                "ORDER BY user_id, product_id"));
+  InteractionData data;
+  data.entries.reserve(r.rows());
+  data.times_ms.reserve(r.rows());
+  for (size_t row = 0; row < r.rows(); ++row) {
+    int32_t u = data.users.GetOrAdd(r.GetString(row, 0));
+    int32_t i = data.items.GetOrAdd(r.GetString(row, 1));
+    data.entries.push_back({u, i, static_cast<float>(r.GetDouble(row, 2))});
+    data.times_ms.push_back(r.IsNull(row, 3) ? 0 : r.GetInt64(row, 3));
+  }
+  return data;
+}
+
+Result<InteractionData> LoadMovieLensRatings(const std::string& path, bool binary) {
+  RECSYS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  InteractionData data;
+  std::unordered_map<uint64_t, size_t> seen;
+  std::string_view rest = text;
+  int64_t line_no = 0;
+  bool first = true;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (first) {
+      first = false;
+      if (line.rfind("userId", 0) == 0) continue;  // ratings.csv header
+    }
+    std::string_view sep = line.find("::") != std::string_view::npos   ? "::"
+                           : line.find('\t') != std::string_view::npos ? "\t"
+                                                                       : ",";
+    std::string_view fields[4];
+    int n = 0;
+    std::string_view cur = line;
+    while (n < 4) {
+      size_t at = cur.find(sep);
+      fields[n++] = TrimField(cur.substr(0, at));
+      if (at == std::string_view::npos) break;
+      cur = cur.substr(at + sep.size());
+    }
+    auto where = [&] { return path + " line " + std::to_string(line_no) + ": "; };
+    if (n < 3 || fields[0].empty() || fields[1].empty()) {
+      return Status::InvalidArgument(where() + "expected user, item, rating[, timestamp]");
+    }
+    double rating = 0, ts = 0;
+    if (!ParseDouble(fields[2], &rating)) {
+      return Status::InvalidArgument(where() + "rating '" + std::string(fields[2]) +
+                                     "' is not a number");
+    }
+    if (n >= 4 && !fields[3].empty() && !ParseDouble(fields[3], &ts)) {
+      return Status::InvalidArgument(where() + "timestamp '" + std::string(fields[3]) +
+                                     "' is not a number");
+    }
+    int32_t u = data.users.GetOrAdd(fields[0]);
+    int32_t i = data.items.GetOrAdd(fields[1]);
+    Triplet t{u, i, binary ? 1.0f : static_cast<float>(rating)};
+    int64_t ms = static_cast<int64_t>(ts) * 1000;
+    auto [it, inserted] = seen.emplace(PairKey(u, i), data.entries.size());
+    if (inserted) {
+      data.entries.push_back(t);
+      data.times_ms.push_back(ms);
+    } else {
+      data.entries[it->second] = t;
+      data.times_ms[it->second] = ms;
+    }
+  }
+  if (data.entries.empty()) return Status::InvalidArgument(path + ": no ratings");
+  return data;
+}
+
+}  // namespace recsys

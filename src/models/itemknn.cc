@@ -1,0 +1,279 @@
+// Item-kNN: item-item cosine similarity with shrinkage over the (optionally TF-IDF or BM25
+// weighted) user x item matrix, keeping the `neighbors` most similar items per item. A user's
+// score for item i is the sum over their history items j of value(u, j) * sim(j, i).
+#include <omp.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/artifact.h"
+#include "models/model_factories.h"
+#include "models/recommender.h"
+
+namespace recsys {
+namespace {
+
+enum class Weighting { kNone, kTfidf, kBm25 };
+
+// Shortest text that parses back to the same double.
+std::string FormatDouble(double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
+}
+
+struct ItemKnnParams {
+  int64_t neighbors = 100;
+  double shrink = 10;
+  Weighting weighting = Weighting::kNone;
+  double bm25_k1 = 1.2;
+  double bm25_b = 0.75;
+};
+
+// The weighting of implicit's nearest_neighbours (tfidf_weight, bm25_weight), applied as implicit
+// applies it: items are the documents and users the terms, so N is the number of items, a user's
+// idf is log(N / (1 + items they touched)) and BM25's length is an item's summed weight.
+CsrMatrix Weighted(const CsrMatrix& user_items, const ItemKnnParams& p) {
+  CsrMatrix w = user_items;
+  if (p.weighting == Weighting::kNone) return w;
+  const double n = user_items.cols;
+  std::vector<double> idf(static_cast<size_t>(user_items.rows));
+  for (int32_t u = 0; u < user_items.rows; ++u) {
+    idf[u] =
+        std::log(n / (1.0 + static_cast<double>(user_items.indptr[u + 1] - user_items.indptr[u])));
+  }
+  if (p.weighting == Weighting::kTfidf) {
+    for (int32_t u = 0; u < w.rows; ++u) {
+      for (int64_t j = w.indptr[u]; j < w.indptr[u + 1]; ++j) {
+        w.data[j] = static_cast<float>(std::sqrt(static_cast<double>(w.data[j])) * idf[u]);
+      }
+    }
+    return w;
+  }
+  std::vector<double> item_sum(static_cast<size_t>(w.cols), 0.0);
+  double total = 0;
+  for (int64_t j = 0; j < w.nnz(); ++j) {
+    item_sum[static_cast<size_t>(w.indices[j])] += w.data[j];
+    total += w.data[j];
+  }
+  const double average = w.cols > 0 ? total / w.cols : 0;
+  for (int32_t u = 0; u < w.rows; ++u) {
+    for (int64_t j = w.indptr[u]; j < w.indptr[u + 1]; ++j) {
+      const double x = w.data[j];
+      const double length_norm =
+          (1.0 - p.bm25_b) + p.bm25_b * item_sum[static_cast<size_t>(w.indices[j])] / average;
+      w.data[j] =
+          static_cast<float>(x * (p.bm25_k1 + 1.0) / (p.bm25_k1 * length_norm + x) * idf[u]);
+    }
+  }
+  return w;
+}
+
+class ItemKnnRecommender : public Recommender {
+ public:
+  explicit ItemKnnRecommender(const ItemKnnParams& params) : p_(params) {}
+
+  std::string name() const override { return "itemknn"; }
+  std::string spec() const override {
+    const char* weighting = p_.weighting == Weighting::kNone    ? "none"
+                            : p_.weighting == Weighting::kTfidf ? "tfidf"
+                                                                : "bm25";
+    return "itemknn:neighbors=" + std::to_string(p_.neighbors) +
+           ",shrink=" + FormatDouble(p_.shrink) + ",weighting=" + weighting +
+           ",bm25_k1=" + FormatDouble(p_.bm25_k1) + ",bm25_b=" + FormatDouble(p_.bm25_b);
+  }
+
+  Status Fit(const CsrMatrix& user_items, const FitOptions& options) override {
+    const CsrMatrix w = Weighted(user_items, p_);
+    const CsrMatrix wt = w.Transpose();  // items x users
+    const int32_t items = w.cols;
+    std::vector<double> norm(static_cast<size_t>(items), 0.0);
+    for (int32_t i = 0; i < items; ++i) {
+      for (float v : wt.RowData(i)) norm[i] += static_cast<double>(v) * v;
+      norm[i] = std::sqrt(norm[i]);
+    }
+    std::vector<std::vector<ItemScore>> lists(static_cast<size_t>(items));
+    const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+    {
+      // Dense accumulator over items, reset through the list of touched entries.
+      std::vector<double> acc(static_cast<size_t>(items), 0.0);
+      std::vector<int32_t> touched;
+      std::vector<ItemScore> candidates;
+#pragma omp for schedule(dynamic, 64)
+      for (int32_t a = 0; a < items; ++a) {
+        touched.clear();
+        std::span<const int32_t> users = wt.RowIndices(a);
+        std::span<const float> values = wt.RowData(a);
+        for (size_t n = 0; n < users.size(); ++n) {
+          std::span<const int32_t> row = w.RowIndices(users[n]);
+          std::span<const float> row_values = w.RowData(users[n]);
+          for (size_t m = 0; m < row.size(); ++m) {
+            if (acc[row[m]] == 0.0) touched.push_back(row[m]);
+            acc[row[m]] += static_cast<double>(values[n]) * row_values[m];
+          }
+        }
+        candidates.clear();
+        for (int32_t b : touched) {
+          // A sum that cancels back to exactly 0 may be listed twice; the second sees acc == 0.
+          if (b != a && acc[b] != 0.0) {
+            candidates.push_back({b, static_cast<float>(acc[b] / (norm[a] * norm[b] + p_.shrink))});
+          }
+          acc[b] = 0.0;
+        }
+        auto better = [](const ItemScore& x, const ItemScore& y) {
+          return x.score > y.score || (x.score == y.score && x.item < y.item);
+        };
+        const size_t keep = std::min(candidates.size(), static_cast<size_t>(p_.neighbors));
+        std::partial_sort(candidates.begin(), candidates.begin() + static_cast<int64_t>(keep),
+                          candidates.end(), better);
+        candidates.resize(keep);
+        lists[a] = candidates;
+      }
+    }
+    indptr_.assign(1, 0);
+    neighbor_.clear();
+    similarity_.clear();
+    for (const std::vector<ItemScore>& list : lists) {
+      for (const ItemScore& s : list) {
+        neighbor_.push_back(s.item);
+        similarity_.push_back(s.score);
+      }
+      indptr_.push_back(static_cast<int64_t>(neighbor_.size()));
+    }
+    return Status::OK();
+  }
+
+  Status Recommend(std::span<const int32_t> users, const CsrMatrix& history, int k,
+                   const RecommendOptions& options,
+                   std::vector<std::vector<ItemScore>>* out) const override {
+    if (!fitted()) return Status::InvalidArgument("itemknn: Recommend before Fit or Load");
+    if (history.cols != items()) {
+      return Status::InvalidArgument("itemknn: history has " + std::to_string(history.cols) +
+                                     " items, the model " + std::to_string(items()));
+    }
+    for (int32_t u : users) {
+      if (u < 0 || u >= history.rows) {
+        return Status::InvalidArgument("itemknn: user " + std::to_string(u) +
+                                       " is not a row of the history (" +
+                                       std::to_string(history.rows) + " rows)");
+      }
+    }
+    out->assign(users.size(), {});
+    const int64_t count = static_cast<int64_t>(users.size());
+#pragma omp parallel if (count > 64)
+    {
+      std::vector<float> scores(static_cast<size_t>(items()));
+#pragma omp for schedule(dynamic, 16)
+      for (int64_t n = 0; n < count; ++n) {
+        const int32_t u = users[n];
+        std::fill(scores.begin(), scores.end(), 0.0f);
+        std::span<const int32_t> seen = history.RowIndices(u);
+        std::span<const float> values = history.RowData(u);
+        for (size_t m = 0; m < seen.size(); ++m) {
+          const int32_t j = seen[m];
+          for (int64_t e = indptr_[j]; e < indptr_[j + 1]; ++e) {
+            scores[neighbor_[e]] += values[m] * similarity_[e];
+          }
+        }
+        TopK(scores, k, options.exclude_history ? seen : std::span<const int32_t>(),
+             options.item_filter, &(*out)[n]);
+      }
+    }
+    return Status::OK();
+  }
+
+  Status SimilarItems(std::span<const int32_t> items_in, int k,
+                      std::vector<std::vector<ItemScore>>* out) const override {
+    if (!fitted()) return Status::InvalidArgument("itemknn: SimilarItems before Fit or Load");
+    out->assign(items_in.size(), {});
+    for (size_t n = 0; n < items_in.size(); ++n) {
+      const int32_t item = items_in[n];
+      if (item < 0 || item >= items()) {
+        return Status::InvalidArgument("itemknn: item " + std::to_string(item) +
+                                       " is not in the model (" + std::to_string(items()) +
+                                       " items)");
+      }
+      // Neighbour lists are stored best first.
+      const int64_t begin = indptr_[item];
+      const int64_t end = std::min(indptr_[item + 1], begin + std::max(k, 0));
+      for (int64_t e = begin; e < end; ++e) (*out)[n].push_back({neighbor_[e], similarity_[e]});
+    }
+    return Status::OK();
+  }
+
+  Status Save(const std::string& dir) const override {
+    if (!fitted()) return Status::InvalidArgument("itemknn: Save before Fit or Load");
+    RECSYS_RETURN_IF_ERROR(WriteModelSpec(dir, spec()));
+    const int64_t nnz = static_cast<int64_t>(neighbor_.size());
+    RECSYS_RETURN_IF_ERROR(
+        WriteArray(dir + "/neighbor_indptr.i64", DenseArray<int64_t>{items() + 1LL, 1, indptr_}));
+    RECSYS_RETURN_IF_ERROR(
+        WriteArray(dir + "/neighbor_items.i32", DenseArray<int32_t>{nnz, 1, neighbor_}));
+    return WriteArray(dir + "/neighbor_similarity.f32", DenseArray<float>{nnz, 1, similarity_});
+  }
+
+  Status Load(const std::string& dir) override {
+    RECSYS_ASSIGN_OR_RETURN(std::string saved, ReadModelSpec(dir));
+    if (saved != spec()) {
+      return Status::InvalidArgument(dir + " holds model '" + saved + "', not '" + spec() + "'");
+    }
+    RECSYS_ASSIGN_OR_RETURN(DenseArray<int64_t> indptr,
+                            ReadInt64Array(dir + "/neighbor_indptr.i64"));
+    RECSYS_ASSIGN_OR_RETURN(DenseArray<int32_t> neighbor,
+                            ReadInt32Array(dir + "/neighbor_items.i32"));
+    RECSYS_ASSIGN_OR_RETURN(DenseArray<float> similarity,
+                            ReadFloatArray(dir + "/neighbor_similarity.f32"));
+    const int64_t nnz = static_cast<int64_t>(neighbor.values.size());
+    const int64_t items = static_cast<int64_t>(indptr.values.size()) - 1;
+    bool valid = items >= 0 && items <= INT32_MAX &&
+                 similarity.values.size() == neighbor.values.size() && indptr.values.front() == 0 &&
+                 indptr.values.back() == nnz;
+    for (int64_t i = 0; valid && i < items; ++i) {
+      valid = indptr.values[i] <= indptr.values[i + 1];
+    }
+    for (int64_t e = 0; valid && e < nnz; ++e) {
+      valid = neighbor.values[e] >= 0 && neighbor.values[e] < items;
+    }
+    if (!valid) return Status::Corruption(dir + ": neighbour lists are inconsistent");
+    indptr_ = std::move(indptr.values);
+    neighbor_ = std::move(neighbor.values);
+    similarity_ = std::move(similarity.values);
+    return Status::OK();
+  }
+
+ private:
+  bool fitted() const { return !indptr_.empty(); }
+  int32_t items() const { return static_cast<int32_t>(indptr_.size()) - 1; }
+
+  ItemKnnParams p_;
+  // Neighbour lists in CSR form: item i's neighbours, best first, are
+  // neighbor_[indptr_[i] .. indptr_[i + 1]) with their similarities in similarity_. Empty until
+  // fitted.
+  std::vector<int64_t> indptr_;
+  std::vector<int32_t> neighbor_;
+  std::vector<float> similarity_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Recommender>> MakeItemKnn(const ModelSpec& spec) {
+  ItemKnnParams p;
+  RECSYS_ASSIGN_OR_RETURN(p.neighbors, spec.Int("neighbors", p.neighbors, 1, 1'000'000));
+  RECSYS_ASSIGN_OR_RETURN(p.shrink, spec.Double("shrink", p.shrink, 0, 1e12));
+  RECSYS_ASSIGN_OR_RETURN(std::string weighting,
+                          spec.String("weighting", "none", {"none", "tfidf", "bm25"}));
+  p.weighting = weighting == "none"    ? Weighting::kNone
+                : weighting == "tfidf" ? Weighting::kTfidf
+                                       : Weighting::kBm25;
+  RECSYS_ASSIGN_OR_RETURN(p.bm25_k1, spec.Double("bm25_k1", p.bm25_k1, 0, 1e6));
+  RECSYS_ASSIGN_OR_RETURN(p.bm25_b, spec.Double("bm25_b", p.bm25_b, 0, 1));
+  return std::unique_ptr<Recommender>(std::make_unique<ItemKnnRecommender>(p));
+}
+
+}  // namespace recsys

@@ -1,0 +1,103 @@
+// Recommender: the one interface every model implements (DESIGN.md §5): fit on a sparse user x
+// item matrix, top-k for a batch of users with exclusions and filters, similar items for a batch
+// of items, save and load. A factory builds a model from a spec string such as
+// "als:factors=64,iterations=15,regularization=0.01,alpha=1".
+//
+// Thread safety: Fit, Load are not thread-safe; Recommend and SimilarItems are const and may be
+// called from several threads at once (they may use OpenMP inside).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "models/sparse.h"
+
+namespace recsys {
+
+struct ItemScore {
+  int32_t item;
+  float score;
+};
+
+struct FitOptions {
+  int threads = 0;     // OpenMP threads; 0 = all cores
+  uint64_t seed = 42;  // every random choice of a fit derives from it
+  bool verbose = false;
+};
+
+struct RecommendOptions {
+  // Leave out the items in the user's row of the history matrix (training items).
+  bool exclude_history = true;
+  // If set, only items for which it returns true are recommended.
+  std::function<bool(int32_t item)> item_filter;
+};
+
+class Recommender {
+ public:
+  virtual ~Recommender() = default;
+  // "als", "bpr", "itemknn", "ease", "popularity".
+  virtual std::string name() const = 0;
+  // The full spec with every parameter, e.g. "als:factors=64,iterations=15,...", such that
+  // CreateRecommender(spec()) builds an identical unfitted model.
+  virtual std::string spec() const = 0;
+
+  // Learns from user_items (rows users, columns items, values interaction weights > 0).
+  virtual Status Fit(const CsrMatrix& user_items, const FitOptions& options) = 0;
+
+  // For each user (a row index of `history`), the top k items by score, best first, ties broken
+  // by lower item index. history: the users' known interactions, the same shape as the
+  // matrix the model was fitted on (models that score from the history itself, like item-kNN
+  // and EASE, read it; matrix factorisation uses its learned user factors for users it was
+  // fitted on). Fewer than k items come back when fewer are eligible. REQUIRES: fitted.
+  virtual Status Recommend(std::span<const int32_t> users, const CsrMatrix& history, int k,
+                           const RecommendOptions& options,
+                           std::vector<std::vector<ItemScore>>* out) const = 0;
+
+  // For each item, the k most similar other items, best first.
+  virtual Status SimilarItems(std::span<const int32_t> items, int k,
+                              std::vector<std::vector<ItemScore>>* out) const = 0;
+
+  // Writes the fitted model into dir (created if needed) in the documented format
+  // (docs/formats/model-artifacts.md); Load reads it back into a model made from the same spec.
+  virtual Status Save(const std::string& dir) const = 0;
+  virtual Status Load(const std::string& dir) = 0;
+};
+
+// "name:key=value,key=value". Unknown names and keys, and bad values, are InvalidArgument
+// naming them.
+Result<std::unique_ptr<Recommender>> CreateRecommender(std::string_view spec);
+// Names the factory knows, sorted.
+std::vector<std::string> RecommenderNames();
+
+// Parsed "name:k=v,...". Exposed for models and tests.
+struct ModelSpec {
+  std::string name;
+  std::map<std::string, std::string> params;
+  // Typed access; returns the default when absent, an error naming the key when malformed or
+  // out of [min, max].
+  Result<double> Double(const std::string& key, double def, double min, double max) const;
+  Result<int64_t> Int(const std::string& key, int64_t def, int64_t min, int64_t max) const;
+  Result<std::string> String(const std::string& key, const std::string& def,
+                             std::initializer_list<std::string_view> choices) const;
+  // Every key must have been read through the accessors above; otherwise InvalidArgument.
+  Status CheckAllUsed() const;
+
+ private:
+  mutable std::map<std::string, bool> used_;
+};
+Result<ModelSpec> ParseModelSpec(std::string_view spec);
+
+// Helpers every model uses: top-k of a dense score vector honouring exclusions and filter.
+// scores[i] for every item; excluded items (sorted ascending, e.g. a CSR row) are skipped. Results
+// best first, ties by lower index.
+void TopK(std::span<const float> scores, int k, std::span<const int32_t> excluded,
+          const std::function<bool(int32_t)>& filter, std::vector<ItemScore>* out);
+
+}  // namespace recsys
