@@ -1,5 +1,5 @@
 // recsys demo: a generated shop through every stage built so far: event log, bronze, silver,
-// gold.
+// gold, offline evaluation of the models.
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -68,6 +68,11 @@ Status RunDemo(CommandContext& ctx) {
   RECSYS_RETURN_IF_ERROR(SilverStep(ctx));
   ctx.text += "== 4. process gold: segments, clusters, product analytics, features\n";
   RECSYS_RETURN_IF_ERROR(GoldStep(ctx));
+  ctx.text += "== 5. evaluate: every model beside popularity, Microsoft Recommenders protocol\n";
+  ctx.summary.Key("evaluate");
+  ctx.summary.BeginObject();
+  RECSYS_RETURN_IF_ERROR(RunEvaluate(ctx));
+  ctx.summary.EndObject();
   ctx.text += "next:\n  recsys sql --data-dir " + ctx.DataDir() +
               " \"select segment, count(*) from user_features group by 1 order by 2 desc\"\n" +
               "  recsys log topics --data-dir " + ctx.DataDir() + "\n";
