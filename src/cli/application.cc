@@ -191,6 +191,46 @@ Application::Application() {
        "with its defaults.",
        {"evaluate"},
        RunEvaluate},
+      {"tune",
+       "random search over a model's parameters on a validation split",
+       "recsys tune --model NAME [--budget-seconds S] [--trials N] [--metric ndcg] "
+       "[--source gold|movielens:PATH] [--seed N]",
+       "Splits the interactions as `recsys evaluate` does (--split, --seed), then splits the "
+       "training part again (random-per-user:0.75, seed + 1) into fit and validation parts; the "
+       "held-out part is never used. Evaluates the model's default spec, then specs drawn at "
+       "random from its search space, until --trials or --budget-seconds is reached, and prints "
+       "the trials by validation metric and the best spec, which goes to "
+       "<data-dir>/tuned/<model>.txt (unless --save=false): `recsys evaluate` without --models "
+       "uses it.",
+       {"tune", "evaluate"},
+       RunTune},
+      {"train",
+       "train models on gold, evaluate them and publish versions to the registry",
+       "recsys train [--models \"SPEC;SPEC\"] [--metric ndcg|precision|recall|map|hit_rate]",
+       "Loads the lake's current gold interactions, evaluates each model (random-per-user:0.75, "
+       "seed 42, k 10), fits it on all interactions and saves it as the next version under "
+       "models/<name>/<version>/ with its id maps and manifest.json. The new version becomes "
+       "CURRENT unless it loses to the current one on --metric (equal is fine); otherwise it "
+       "is kept but not made current. Without --models every model is trained with its "
+       "defaults; models that fail are reported and skipped.",
+       {"train"},
+       RunTrain},
+      {"models list",
+       "the registry: every model, its versions, metrics and which is current",
+       "recsys models list",
+       "Lists models/<name>/<version>/ in the lake with each version's spec, training time, "
+       "data snapshot and metrics; * marks the current version.",
+       {},
+       RunModelsList},
+      {"recommend",
+       "top-k items for a user from the current version of a model, with reasons",
+       "recsys recommend --user ID [--k 10] [--model NAME]",
+       "Loads the current version of --model (default: the current version with the best "
+       "train.metric among all models), leaves the user's gold history out and prints k items "
+       "with scores and why: the history item most similar to each. Users without history get "
+       "popular items.",
+       {"recommend"},
+       RunRecommend},
       {"log topics",
        "list topics, partitions, offsets and the sink's lag",
        "recsys log topics",
@@ -215,8 +255,11 @@ Application::Application() {
        "generate a shop and run it through every stage",
        "recsys demo [--users N] [--days N]",
        "Generates a shop into a fresh data folder and runs it through the pipeline: event log, "
-       "bronze. Refuses a data folder that holds data it did not make.",
-       {"generate", "log", "sink"},
+       "bronze, silver, gold; evaluates every model beside popularity, trains and publishes "
+       "them, and prints a `recsys recommend` line to try. 1% of the generated records are bad "
+       "(--bad-rate changes it) so the quarantine has work. Refuses a data folder that holds "
+       "data it did not make.",
+       {"generate", "log", "sink", "process", "evaluate", "train"},
        RunDemo},
   };
 }

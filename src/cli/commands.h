@@ -8,6 +8,7 @@
 #include "ingest/embedded_log.h"
 #include "lake/bronze_sink.h"
 #include "lake/object_store.h"
+#include "models/sparse.h"
 
 namespace recsys {
 
@@ -23,6 +24,10 @@ Status RunProcessSilver(CommandContext& ctx);
 Status RunProcessGold(CommandContext& ctx);
 Status RunSql(CommandContext& ctx);
 Status RunEvaluate(CommandContext& ctx);
+Status RunTrain(CommandContext& ctx);
+Status RunModelsList(CommandContext& ctx);
+Status RunRecommend(CommandContext& ctx);
+Status RunTune(CommandContext& ctx);
 
 // Module options from the resolved settings.
 Result<EmbeddedLogOptions> LogOptionsFrom(const Config& config);
@@ -31,6 +36,8 @@ Result<BronzeSinkOptions> SinkOptionsFrom(const Config& config);
 
 Result<std::unique_ptr<EventLog>> OpenLog(const CommandContext& ctx);
 Result<std::unique_ptr<ObjectStore>> OpenLake(const CommandContext& ctx);
+// The interactions of evaluate.source: "gold" or "movielens:<ratings file or folder>".
+Result<InteractionData> LoadSource(const CommandContext& ctx, const std::string& source);
 
 // Steps shared by commands (demo runs generate then sink). Each adds its figures to the
 // context's summary under `key` and to its text.
@@ -39,5 +46,7 @@ Status SinkOnceStep(CommandContext& ctx, EventLog* log, ObjectStore* lake,
                     const BronzeSinkOptions& options);
 Status SilverStep(CommandContext& ctx);
 Status GoldStep(CommandContext& ctx);
+// recsys train; sets *example_user (if not null) to the user with the most interactions.
+Status TrainStep(CommandContext& ctx, std::string* example_user);
 
 }  // namespace recsys

@@ -1,5 +1,5 @@
 // recsys demo: a generated shop through every stage built so far: event log, bronze, silver,
-// gold, offline evaluation of the models.
+// gold, offline evaluation of the models, training into the model registry.
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -73,7 +73,17 @@ Status RunDemo(CommandContext& ctx) {
   ctx.summary.BeginObject();
   RECSYS_RETURN_IF_ERROR(RunEvaluate(ctx));
   ctx.summary.EndObject();
-  ctx.text += "next:\n  recsys sql --data-dir " + ctx.DataDir() +
+  ctx.text += "== 6. train: publish every model to the registry (models/<name>/<version>/)\n";
+  ctx.summary.Key("train");
+  ctx.summary.BeginObject();
+  std::string example_user;
+  RECSYS_RETURN_IF_ERROR(TrainStep(ctx, &example_user));
+  ctx.summary.EndObject();
+  ctx.summary.Key("example_user");
+  ctx.summary.String(example_user);
+  ctx.text += "next:\n  recsys recommend --data-dir " + ctx.DataDir() + " --user " + example_user +
+              "\n  recsys models list --data-dir " + ctx.DataDir() + "\n";
+  ctx.text += "  recsys sql --data-dir " + ctx.DataDir() +
               " \"select segment, count(*) from user_features group by 1 order by 2 desc\"\n" +
               "  recsys log topics --data-dir " + ctx.DataDir() + "\n";
   return Status::OK();

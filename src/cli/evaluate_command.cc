@@ -7,6 +7,7 @@
 #include "core/progress.h"
 #include "models/data.h"
 #include "models/evaluate.h"
+#include "models/tune.h"
 
 namespace recsys {
 namespace {
@@ -26,6 +27,8 @@ std::vector<std::string> SplitSpecs(const std::string& text) {
   }
   return out;
 }
+
+}  // namespace
 
 Result<InteractionData> LoadSource(const CommandContext& ctx, const std::string& source) {
   const Config& c = *ctx.config;
@@ -52,8 +55,6 @@ Result<InteractionData> LoadSource(const CommandContext& ctx, const std::string&
                                  "': expected gold or movielens:<ratings file or folder>");
 }
 
-}  // namespace
-
 Status RunEvaluate(CommandContext& ctx) {
   if (!ctx.args.empty()) return Status::InvalidArgument("unexpected argument " + ctx.args[0]);
   const Config& c = *ctx.config;
@@ -66,7 +67,14 @@ Status RunEvaluate(CommandContext& ctx) {
   options.fit.seed = seed;
   options.exclude_history = c.GetBool("evaluate.exclude_history");
   options.min_relevant_value = c.GetDouble("evaluate.min_relevant");
-  const std::vector<std::string> specs = SplitSpecs(c.GetString("evaluate.models"));
+  std::vector<std::string> specs = SplitSpecs(c.GetString("evaluate.models"));
+  if (specs.empty()) {
+    // Every model, each with its last tuned spec (recsys tune) where one was saved.
+    for (const std::string& name : RecommenderNames()) {
+      RECSYS_ASSIGN_OR_RETURN(std::string tuned, ReadTunedSpec(ctx.DataDir(), name));
+      specs.push_back(tuned.empty() ? name : tuned);
+    }
+  }
   if (!ctx.quiet() && !ctx.json) {
     options.before_each = [](const std::string& spec) {
       std::fprintf(stderr, "evaluate: %s\n", spec.c_str());
@@ -74,6 +82,23 @@ Status RunEvaluate(CommandContext& ctx) {
   }
 
   RECSYS_ASSIGN_OR_RETURN(InteractionData data, LoadSource(ctx, source));
+  // Item side data (content's terms, hybrid's rules) exists only in a lake. Without item terms
+  // content cannot fit, so the default list leaves it out rather than fail every model.
+  ItemSideData side;
+  if (source == "gold") {
+    std::error_code ec;
+    const std::string root =
+        std::filesystem::absolute(ctx.LakeDir(), ec).lexically_normal().string();
+    auto loaded = LoadItemSideData(root, data.items, options.fit.threads);
+    if (loaded.ok()) {
+      side = std::move(*loaded);
+      options.fit.side = &side;
+    }
+  }
+  if (side.terms.empty() && SplitSpecs(c.GetString("evaluate.models")).empty()) {
+    std::erase_if(
+        specs, [](const std::string& spec) { return spec.substr(0, spec.find(':')) == "content"; });
+  }
   RECSYS_ASSIGN_OR_RETURN(Split split, SplitInteractions(data, split_spec, seed));
   if (split.test_entries == 0) {
     return Status::InvalidArgument("split " + split_spec.text + " holds out no interaction of " +

@@ -133,6 +133,28 @@ const SettingSpec kSettings[] = {
     {"evaluate.min_relevant", T::kDouble, "0",
      "held-out interactions with a lower value are not relevant; 0 = all are", 0, 1e9},
 
+    // recsys tune (it also reads the evaluate settings: source, split, seed, k, threads).
+    {"tune.model", T::kString, "", "model to tune: als, bpr, itemknn, ease or popularity"},
+    {"tune.budget_seconds", T::kDouble, "60",
+     "no trial starts after this many seconds (the default spec always runs)", 0, 1e7},
+    {"tune.trials", T::kInt, "50", "most trials, the default spec included", 1, 1000000},
+    {"tune.metric", T::kString, "ndcg", "validation metric at evaluate.k to maximise", 0, 0,
+     "ndcg|precision|recall|map|hit_rate"},
+    {"tune.save", T::kBool, "true",
+     "write the best spec to <data-dir>/tuned/<model>.txt, which evaluate then uses"},
+
+    // recsys train | recommend.
+    {"train.models", T::kString, "",
+     "model specs separated by ';'; empty = every model with its defaults"},
+    {"train.metric", T::kString, "ndcg",
+     "metric at k 10 a new version must not lose on to become current", 0, 0,
+     "ndcg|precision|recall|map|map_full|hit_rate|coverage"},
+    {"train.threads", T::kInt, "0", "threads of the fits and of DuckDB; 0 = all cores", 0, 256},
+    {"recommend.user", T::kString, "", "the shop user id to recommend for"},
+    {"recommend.k", T::kInt, "10", "items to recommend", 1, 1000},
+    {"recommend.model", T::kString, "",
+     "model name; empty = the current version with the best train.metric"},
+
     // recsys sql.
     {"sql.format", T::kString, "table", "output of recsys sql", 0, 0, "table|csv|json"},
 };

@@ -24,7 +24,9 @@ const std::map<std::string, std::string>& FastSpecs() {
       // Regularised enough that 8 factors learn the halves, not each user's random picks.
       {"als", "als:factors=8,iterations=10,regularization=5"},
       {"bpr", "bpr:factors=16"},
+      {"content", "content:neighbors=50"},
       {"ease", "ease:lambda=10"},
+      {"hybrid", "hybrid:models=itemknn+content+popularity,weights=0.5+0.4+0.1"},
       {"itemknn", "itemknn:neighbors=50"},
       {"popularity", "popularity"},
   };
@@ -71,6 +73,21 @@ CsrMatrix Checkerboard() {
   return CsrMatrix::FromTriplets(kUsers, kItems, std::move(t));
 }
 
+// Item side data for the models that need it (content): each item has its half as a term and
+// category, and a term of its own.
+ItemSideData CheckerboardSide() {
+  ItemSideData side;
+  side.category_names = {"half0", "half1"};
+  for (int32_t i = 0; i < kItems; ++i) {
+    const int32_t half = Half(i, kItems);
+    side.terms.push_back(
+        {{"half" + std::to_string(half), 1.0f}, {"sku" + std::to_string(i), 1.0f}});
+    side.category.push_back(half);
+    side.available.push_back(1);
+  }
+  return side;
+}
+
 std::vector<int32_t> AllUsers() {
   std::vector<int32_t> users(kUsers);
   for (int32_t u = 0; u < kUsers; ++u) users[static_cast<size_t>(u)] = u;
@@ -88,9 +105,11 @@ class ConformanceTest : public ::testing::TestWithParam<std::string> {
     if (!model.ok()) GTEST_SKIP() << GetParam() << " unavailable: " << model.status().message();
     model_ = std::move(*model);
     matrix_ = Checkerboard();
+    side_ = CheckerboardSide();
     FitOptions fit;
     fit.threads = 1;
     fit.seed = 42;
+    fit.side = &side_;
     Status st = model_->Fit(matrix_, fit);
     if (!st.ok()) GTEST_SKIP() << model_->spec() << " fit failed: " << st.message();
   }
@@ -106,6 +125,7 @@ class ConformanceTest : public ::testing::TestWithParam<std::string> {
 
   std::unique_ptr<Recommender> model_;
   CsrMatrix matrix_;
+  ItemSideData side_;
 };
 
 TEST_P(ConformanceTest, RecommendsUnseenItemsOfTheUsersOwnHalf) {
@@ -213,6 +233,7 @@ struct Shop {
   std::vector<int32_t> users;             // rows with a known taste and some history
   std::vector<std::vector<float>> taste;  // per row: weight per top category (index)
   std::vector<int32_t> item_category;     // per column: top category index, -1 unknown
+  ItemSideData side;                      // the top category as category and only term
   Status status;
 };
 
@@ -292,6 +313,16 @@ const Shop& GeneratedShop() {
       auto it = category.find(top);
       if (it != category.end()) s->item_category[static_cast<size_t>(col)] = it->second;
     }
+    for (const auto& [name, index] : category) {
+      s->side.category_names.resize(
+          std::max(s->side.category_names.size(), static_cast<size_t>(index) + 1));
+      s->side.category_names[static_cast<size_t>(index)] = name;
+    }
+    s->side.category = s->item_category;
+    for (int32_t c : s->item_category) {
+      s->side.terms.push_back({});
+      if (c >= 0) s->side.terms.back().push_back({"category" + std::to_string(c), 1.0f});
+    }
     return s;
   }();
   return *shop;
@@ -301,6 +332,7 @@ const Shop& GeneratedShop() {
 Result<double> MeanTasteOfTop10(Recommender* model, const Shop& shop) {
   FitOptions fit;
   fit.seed = 42;
+  fit.side = &shop.side;
   RECSYS_RETURN_IF_ERROR(model->Fit(shop.matrix, fit));
   std::vector<std::vector<ItemScore>> lists;
   RECSYS_RETURN_IF_ERROR(model->Recommend(shop.users, shop.matrix, 10, {}, &lists));

@@ -1,6 +1,8 @@
 #include "models/data.h"
 
+#include <algorithm>
 #include <charconv>
+#include <numeric>
 #include <string_view>
 #include <unordered_map>
 
@@ -124,6 +126,89 @@ Result<InteractionData> LoadMovieLensRatings(const std::string& path, bool binar
   }
   if (data.entries.empty()) return Status::InvalidArgument(path + ": no ratings");
   return data;
+}
+
+Result<ItemSideData> LoadItemSideData(const std::string& lake_root, const IdMap& items,
+                                      int threads) {
+  DuckDbOptions options;
+  options.threads = threads;
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<DuckDb> db, DuckDb::Open("", options));
+  const std::string current = lake_root + "/gold/_current.json";
+  if (!FileExists(current)) {
+    return Status::NotFound("lake " + lake_root + ": no gold snapshot (run `recsys process gold`)");
+  }
+  auto snapshot = db->QueryString("SELECT snapshot FROM read_json(" + DuckDb::Quote(current) +
+                                  ", format = 'auto')");
+  if (!snapshot.ok()) return snapshot.status().WithContext(current);
+  const std::string content = lake_root + "/gold/item_content/snapshot=" + *snapshot;
+  const std::string features = lake_root + "/gold/hybrid_features/snapshot=" + *snapshot;
+  if (!FileExists(content) && !FileExists(features)) {
+    return Status::NotFound("lake " + lake_root + ": gold snapshot " + *snapshot +
+                            " has neither item_content nor hybrid_features (run `recsys process "
+                            "gold`)");
+  }
+  const size_t n = static_cast<size_t>(items.size());
+  ItemSideData side;
+  if (FileExists(content)) {
+    RECSYS_ASSIGN_OR_RETURN(QueryResult r,
+                            db->Query("SELECT product_id, term, weight FROM read_parquet(" +
+                                      DuckDb::Quote(content + "/*.parquet") +
+                                      ") WHERE product_id IS NOT NULL AND term IS NOT NULL AND "
+                                      "weight > 0 ORDER BY product_id, term"));
+    side.terms.assign(n, {});
+    for (size_t row = 0; row < r.rows(); ++row) {
+      const int32_t i = items.Find(r.GetString(row, 0));
+      if (i < 0) continue;
+      side.terms[static_cast<size_t>(i)].push_back(
+          {r.GetString(row, 1), static_cast<float>(r.GetDouble(row, 2))});
+    }
+  }
+  if (FileExists(features)) {
+    RECSYS_ASSIGN_OR_RETURN(
+        QueryResult r,
+        db->Query("SELECT product_id, top_category, coalesce(in_stock, true) AND NOT "
+                  "coalesce(discontinued, false), epoch_ms(created_at) FROM read_parquet(" +
+                  DuckDb::Quote(features + "/*.parquet") +
+                  ") WHERE product_id IS NOT NULL ORDER BY product_id"));
+    side.category.assign(n, -1);
+    side.available.assign(n, 1);
+    side.created_ms.assign(n, 0);
+    IdMap categories;
+    for (size_t row = 0; row < r.rows(); ++row) {
+      const int32_t i = items.Find(r.GetString(row, 0));
+      if (i < 0) continue;
+      const size_t at = static_cast<size_t>(i);
+      if (!r.IsNull(row, 1)) side.category[at] = categories.GetOrAdd(r.GetString(row, 1));
+      side.available[at] = r.IsNull(row, 2) || r.GetInt64(row, 2) != 0 ? 1 : 0;
+      side.created_ms[at] = r.IsNull(row, 3) ? 0 : r.GetInt64(row, 3);
+      side.now_ms = std::max(side.now_ms, side.created_ms[at]);
+    }
+    side.category_names = categories.names();
+  }
+  return side;
+}
+
+std::vector<int64_t> EntryTimesInCsrOrder(const InteractionData& data) {
+  std::vector<size_t> order(data.entries.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const Triplet& x = data.entries[a];
+    const Triplet& y = data.entries[b];
+    return x.row != y.row ? x.row < y.row : x.col < y.col;
+  });
+  std::vector<int64_t> times;
+  times.reserve(order.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    const Triplet& t = data.entries[order[k]];
+    const int64_t ms = order[k] < data.times_ms.size() ? data.times_ms[order[k]] : 0;
+    if (k > 0 && data.entries[order[k - 1]].row == t.row &&
+        data.entries[order[k - 1]].col == t.col) {
+      times.back() = std::max(times.back(), ms);
+    } else {
+      times.push_back(ms);
+    }
+  }
+  return times;
 }
 
 }  // namespace recsys

@@ -13,5 +13,7 @@ Result<std::unique_ptr<Recommender>> MakeBpr(const ModelSpec& spec);         // 
 Result<std::unique_ptr<Recommender>> MakeItemKnn(const ModelSpec& spec);     // itemknn.cc
 Result<std::unique_ptr<Recommender>> MakeEase(const ModelSpec& spec);        // ease.cc
 Result<std::unique_ptr<Recommender>> MakePopularity(const ModelSpec& spec);  // popularity.cc
+Result<std::unique_ptr<Recommender>> MakeContent(const ModelSpec& spec);     // content.cc
+Result<std::unique_ptr<Recommender>> MakeHybrid(const ModelSpec& spec);      // hybrid.cc
 
 }  // namespace recsys

@@ -137,5 +137,67 @@ TEST(PopularityTest, RejectsUsersOutsideTheHistory) {
   EXPECT_FALSE(model->Recommend(users, m, 2, RecommendOptions{}, &out).ok());
 }
 
+std::vector<int32_t> TopFor(Recommender* model, const CsrMatrix& m, int32_t user, int k,
+                            const ItemSideData* side) {
+  FitOptions fit;
+  fit.side = side;
+  EXPECT_TRUE(model->Fit(m, fit).ok());
+  std::vector<int32_t> users = {user};
+  std::vector<std::vector<ItemScore>> out;
+  EXPECT_TRUE(model->Recommend(users, m, k, RecommendOptions{}, &out).ok());
+  return out.empty() ? std::vector<int32_t>{} : Items(out[0]);
+}
+
+TEST(PopularityTest, TrendingRanksRecentInteractionsAboveOldOnes) {
+  // Item 0: two users 60 days ago; item 1: one user today. User 3 saw nothing.
+  const CsrMatrix m = CsrMatrix::FromTriplets(4, 2, {{0, 0, 1}, {1, 0, 1}, {2, 1, 1}});
+  constexpr int64_t kDay = 86'400'000;
+  ItemSideData side;
+  side.now_ms = 100 * kDay;
+  side.entry_time_ms = {40 * kDay, 40 * kDay, 100 * kDay};  // CSR order: (0,0) (1,0) (2,1)
+
+  auto weight = CreateRecommender("popularity:mode=weight");
+  ASSERT_TRUE(weight.ok());
+  EXPECT_EQ(TopFor(weight->get(), m, 3, 2, &side), (std::vector<int32_t>{0, 1}));
+
+  auto trending = CreateRecommender("popularity:mode=trending,half_life_days=7");
+  ASSERT_TRUE(trending.ok()) << trending.status().ToString();
+  EXPECT_EQ((*trending)->spec(), "popularity:mode=trending,half_life_days=7");
+  EXPECT_EQ(TopFor(trending->get(), m, 3, 2, &side), (std::vector<int32_t>{1, 0}));
+  // Without times trending is weight.
+  EXPECT_EQ(TopFor(trending->get(), m, 3, 2, nullptr), (std::vector<int32_t>{0, 1}));
+}
+
+TEST(PopularityTest, CategoryScopeRecommendsThePopularItemsOfTheUsersTopCategory) {
+  // Items 0, 1 are shoes, 2, 3 hats; item 2 is the most popular. User 0 saw shoe 0.
+  const CsrMatrix m = CsrMatrix::FromTriplets(
+      4, 4, {{0, 0, 1}, {1, 2, 1}, {2, 2, 1}, {3, 2, 1}, {1, 3, 1}, {2, 1, 1}});
+  ItemSideData side;
+  side.category_names = {"shoes", "hats"};
+  side.category = {0, 0, 1, 1};
+  auto model = CreateRecommender("popularity:scope=category");
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ(TopFor(model->get(), m, 0, 2, &side), (std::vector<int32_t>{1, 2}));
+  auto all = CreateRecommender("popularity");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(TopFor(all->get(), m, 0, 2, &side), (std::vector<int32_t>{2, 1}));
+
+  TempDir dir;
+  ASSERT_TRUE((*model)->Save(dir.path() + "/m").ok());
+  auto loaded = CreateRecommender((*model)->spec());
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_TRUE((*loaded)->Load(dir.path() + "/m").ok());
+  std::vector<int32_t> users = {0};
+  std::vector<std::vector<ItemScore>> out;
+  ASSERT_TRUE((*loaded)->Recommend(users, m, 2, RecommendOptions{}, &out).ok());
+  EXPECT_EQ(Items(out[0]), (std::vector<int32_t>{1, 2}));
+}
+
+TEST(PopularityTest, RejectsAnUnknownModeNamingIt) {
+  auto model = CreateRecommender("popularity:mode=hot");
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.status().message().find("hot"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace recsys

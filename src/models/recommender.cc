@@ -14,7 +14,9 @@ const std::map<std::string, Factory>& Factories() {
   static const auto* factories = new std::map<std::string, Factory>{
       {"als", MakeAls},
       {"bpr", MakeBpr},
+      {"content", MakeContent},
       {"ease", MakeEase},
+      {"hybrid", MakeHybrid},
       {"itemknn", MakeItemKnn},
       {"popularity", MakePopularity},
   };
@@ -103,6 +105,12 @@ Result<std::string> ModelSpec::String(const std::string& key, const std::string&
   std::string list;
   for (std::string_view c : choices) list += (list.empty() ? "" : "|") + std::string(c);
   return Status::InvalidArgument(name + ": " + key + "=" + it->second + " is not one of " + list);
+}
+
+Result<std::string> ModelSpec::Text(const std::string& key, const std::string& def) const {
+  used_[key] = true;
+  auto it = params.find(key);
+  return it == params.end() ? def : it->second;
 }
 
 Status ModelSpec::CheckAllUsed() const {

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -26,10 +27,34 @@ struct ItemScore {
   float score;
 };
 
+// What a model may know about the items beyond the interactions (gold item_content and
+// hybrid_features, see LoadItemSideData in models/data.h). Every per-item vector is indexed by
+// the column of the fitted matrix and is either empty (unknown for all items) or has one entry
+// per column. Models that need it say so in their Fit; the others ignore it.
+struct ItemSideData {
+  // Per item, (term, weight) pairs, e.g. the TF-IDF terms of gold item_content.
+  std::vector<std::vector<std::pair<std::string, float>>> terms;
+  // Per item, an index into category_names (its top category), -1 when unknown.
+  std::vector<int32_t> category;
+  std::vector<std::string> category_names;
+  // Per item, 0 when out of stock or discontinued, 1 otherwise (also when the stock is unknown).
+  std::vector<uint8_t> available;
+  // Per item, creation time in ms since the epoch, 0 when unknown.
+  std::vector<int64_t> created_ms;
+  // Per non-zero of the fitted matrix, in CSR order, the interaction time in ms since the epoch
+  // (0 when unknown); empty when no times are known. See EntryTimesInCsrOrder (models/data.h).
+  std::vector<int64_t> entry_time_ms;
+  // The reference time for ages and recency (ms since the epoch); 0 = the latest time known.
+  int64_t now_ms = 0;
+};
+
 struct FitOptions {
   int threads = 0;     // OpenMP threads; 0 = all cores
   uint64_t seed = 42;  // every random choice of a fit derives from it
   bool verbose = false;
+  // Item side data for the models that use it (content, hybrid, popularity's trending and
+  // category modes); not owned, must outlive Fit only. Default: none.
+  const ItemSideData* side = nullptr;
 };
 
 struct RecommendOptions {
@@ -86,6 +111,8 @@ struct ModelSpec {
   Result<int64_t> Int(const std::string& key, int64_t def, int64_t min, int64_t max) const;
   Result<std::string> String(const std::string& key, const std::string& def,
                              std::initializer_list<std::string_view> choices) const;
+  // Any text, e.g. hybrid's "als+itemknn"; the default when absent.
+  Result<std::string> Text(const std::string& key, const std::string& def) const;
   // Every key must have been read through the accessors above; otherwise InvalidArgument.
   Status CheckAllUsed() const;
 

@@ -1,0 +1,197 @@
+// Content: item-item cosine similarity over the items' TF-IDF term vectors (gold item_content,
+// handed in as FitOptions::side), keeping the `neighbors` most similar items per item. New items
+// without interactions still have neighbours. A user's score for item i is the sum over their
+// history items j of value(u, j) * sim(j, i), as in item-kNN.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "models/artifact.h"
+#include "models/model_factories.h"
+#include "models/recommender.h"
+
+namespace recsys {
+namespace {
+
+class ContentRecommender : public Recommender {
+ public:
+  explicit ContentRecommender(int64_t neighbors) : neighbors_(neighbors) {}
+
+  std::string name() const override { return "content"; }
+  std::string spec() const override { return "content:neighbors=" + std::to_string(neighbors_); }
+
+  Status Fit(const CsrMatrix& user_items, const FitOptions& options) override {
+    if (options.side == nullptr || options.side->terms.empty()) {
+      return Status::InvalidArgument("content needs item_content (FitOptions::side terms)");
+    }
+    const auto& terms = options.side->terms;
+    const int32_t items = user_items.cols;
+    if (static_cast<int64_t>(terms.size()) != items) {
+      return Status::InvalidArgument("content: side data has terms for " +
+                                     std::to_string(terms.size()) + " items, the matrix " +
+                                     std::to_string(items));
+    }
+    // Items x terms, each row L2-normalised, so a dot product is the cosine.
+    std::unordered_map<std::string, int32_t> term_index;
+    std::vector<Triplet> t;
+    for (int32_t i = 0; i < items; ++i) {
+      double norm = 0;
+      for (const auto& [term, w] : terms[static_cast<size_t>(i)]) norm += double{w} * w;
+      norm = std::sqrt(norm);
+      if (norm == 0) continue;
+      for (const auto& [term, w] : terms[static_cast<size_t>(i)]) {
+        auto [it, added] = term_index.emplace(term, static_cast<int32_t>(term_index.size()));
+        if (w > 0) t.push_back({i, it->second, static_cast<float>(w / norm)});
+      }
+    }
+    const CsrMatrix it =
+        CsrMatrix::FromTriplets(items, static_cast<int32_t>(term_index.size()), std::move(t));
+    const CsrMatrix ti = it.Transpose();
+    indptr_.assign(1, 0);
+    neighbor_.clear();
+    similarity_.clear();
+    std::vector<double> acc(static_cast<size_t>(items), 0.0);
+    std::vector<int32_t> touched;
+    std::vector<ItemScore> candidates;
+    for (int32_t a = 0; a < items; ++a) {
+      touched.clear();
+      std::span<const int32_t> row = it.RowIndices(a);
+      std::span<const float> values = it.RowData(a);
+      for (size_t n = 0; n < row.size(); ++n) {
+        std::span<const int32_t> others = ti.RowIndices(row[n]);
+        std::span<const float> other_values = ti.RowData(row[n]);
+        for (size_t m = 0; m < others.size(); ++m) {
+          if (acc[others[m]] == 0.0) touched.push_back(others[m]);
+          acc[others[m]] += double{values[n]} * other_values[m];
+        }
+      }
+      candidates.clear();
+      for (int32_t b : touched) {
+        if (b != a && acc[b] > 0.0) candidates.push_back({b, static_cast<float>(acc[b])});
+        acc[b] = 0.0;
+      }
+      auto better = [](const ItemScore& x, const ItemScore& y) {
+        return x.score > y.score || (x.score == y.score && x.item < y.item);
+      };
+      const size_t keep = std::min(candidates.size(), static_cast<size_t>(neighbors_));
+      std::partial_sort(candidates.begin(), candidates.begin() + static_cast<int64_t>(keep),
+                        candidates.end(), better);
+      for (size_t n = 0; n < keep; ++n) {
+        neighbor_.push_back(candidates[n].item);
+        similarity_.push_back(candidates[n].score);
+      }
+      indptr_.push_back(static_cast<int64_t>(neighbor_.size()));
+    }
+    return Status::OK();
+  }
+
+  Status Recommend(std::span<const int32_t> users, const CsrMatrix& history, int k,
+                   const RecommendOptions& options,
+                   std::vector<std::vector<ItemScore>>* out) const override {
+    if (!fitted()) return Status::InvalidArgument("content: Recommend before Fit or Load");
+    if (history.cols != items()) {
+      return Status::InvalidArgument("content: history has " + std::to_string(history.cols) +
+                                     " items, the model " + std::to_string(items()));
+    }
+    out->assign(users.size(), {});
+    std::vector<float> scores(static_cast<size_t>(items()));
+    for (size_t n = 0; n < users.size(); ++n) {
+      const int32_t u = users[n];
+      if (u < 0 || u >= history.rows) {
+        return Status::InvalidArgument("content: user " + std::to_string(u) +
+                                       " is not a row of the history (" +
+                                       std::to_string(history.rows) + " rows)");
+      }
+      std::fill(scores.begin(), scores.end(), 0.0f);
+      std::span<const int32_t> seen = history.RowIndices(u);
+      std::span<const float> values = history.RowData(u);
+      for (size_t m = 0; m < seen.size(); ++m) {
+        for (int64_t e = indptr_[seen[m]]; e < indptr_[seen[m] + 1]; ++e) {
+          scores[neighbor_[e]] += values[m] * similarity_[e];
+        }
+      }
+      TopK(scores, k, options.exclude_history ? seen : std::span<const int32_t>(),
+           options.item_filter, &(*out)[n]);
+    }
+    return Status::OK();
+  }
+
+  Status SimilarItems(std::span<const int32_t> items_in, int k,
+                      std::vector<std::vector<ItemScore>>* out) const override {
+    if (!fitted()) return Status::InvalidArgument("content: SimilarItems before Fit or Load");
+    out->assign(items_in.size(), {});
+    for (size_t n = 0; n < items_in.size(); ++n) {
+      const int32_t item = items_in[n];
+      if (item < 0 || item >= items()) {
+        return Status::InvalidArgument("content: item " + std::to_string(item) +
+                                       " is not in the model (" + std::to_string(items()) +
+                                       " items)");
+      }
+      const int64_t begin = indptr_[item];
+      const int64_t end = std::min(indptr_[item + 1], begin + std::max(k, 0));
+      for (int64_t e = begin; e < end; ++e) (*out)[n].push_back({neighbor_[e], similarity_[e]});
+    }
+    return Status::OK();
+  }
+
+  Status Save(const std::string& dir) const override {
+    if (!fitted()) return Status::InvalidArgument("content: Save before Fit or Load");
+    RECSYS_RETURN_IF_ERROR(WriteModelSpec(dir, spec()));
+    const int64_t nnz = static_cast<int64_t>(neighbor_.size());
+    RECSYS_RETURN_IF_ERROR(
+        WriteArray(dir + "/neighbor_indptr.i64", DenseArray<int64_t>{items() + 1LL, 1, indptr_}));
+    RECSYS_RETURN_IF_ERROR(
+        WriteArray(dir + "/neighbor_items.i32", DenseArray<int32_t>{nnz, 1, neighbor_}));
+    return WriteArray(dir + "/neighbor_similarity.f32", DenseArray<float>{nnz, 1, similarity_});
+  }
+
+  Status Load(const std::string& dir) override {
+    RECSYS_ASSIGN_OR_RETURN(std::string saved, ReadModelSpec(dir));
+    if (saved != spec()) {
+      return Status::InvalidArgument(dir + " holds model '" + saved + "', not '" + spec() + "'");
+    }
+    RECSYS_ASSIGN_OR_RETURN(DenseArray<int64_t> indptr,
+                            ReadInt64Array(dir + "/neighbor_indptr.i64"));
+    RECSYS_ASSIGN_OR_RETURN(DenseArray<int32_t> neighbor,
+                            ReadInt32Array(dir + "/neighbor_items.i32"));
+    RECSYS_ASSIGN_OR_RETURN(DenseArray<float> similarity,
+                            ReadFloatArray(dir + "/neighbor_similarity.f32"));
+    const int64_t nnz = static_cast<int64_t>(neighbor.values.size());
+    const int64_t items = static_cast<int64_t>(indptr.values.size()) - 1;
+    bool valid = items >= 0 && items <= INT32_MAX &&
+                 similarity.values.size() == neighbor.values.size() && indptr.values.front() == 0 &&
+                 indptr.values.back() == nnz;
+    for (int64_t i = 0; valid && i < items; ++i) valid = indptr.values[i] <= indptr.values[i + 1];
+    for (int64_t e = 0; valid && e < nnz; ++e) {
+      valid = neighbor.values[e] >= 0 && neighbor.values[e] < items;
+    }
+    if (!valid) return Status::Corruption(dir + ": neighbour lists are inconsistent");
+    indptr_ = std::move(indptr.values);
+    neighbor_ = std::move(neighbor.values);
+    similarity_ = std::move(similarity.values);
+    return Status::OK();
+  }
+
+ private:
+  bool fitted() const { return !indptr_.empty(); }
+  int32_t items() const { return static_cast<int32_t>(indptr_.size()) - 1; }
+
+  int64_t neighbors_;
+  // Neighbour lists in CSR form, best first, as in item-kNN. Empty until fitted.
+  std::vector<int64_t> indptr_;
+  std::vector<int32_t> neighbor_;
+  std::vector<float> similarity_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Recommender>> MakeContent(const ModelSpec& spec) {
+  RECSYS_ASSIGN_OR_RETURN(int64_t neighbors, spec.Int("neighbors", 100, 1, 1'000'000));
+  return std::unique_ptr<Recommender>(std::make_unique<ContentRecommender>(neighbors));
+}
+
+}  // namespace recsys
