@@ -99,6 +99,21 @@ TEST(EvaluateCommandTest, MovieLensFileScoresEveryModelBesidePopularity) {
   for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows2[i].ndcg, rows[i].ndcg);
 }
 
+TEST(EvaluateCommandTest, RepeatedModelFlagsAndShortK) {
+  TempDir dir;
+  const std::string ratings = dir.path() + "/ratings.csv";
+  ASSERT_TRUE(WriteFileAtomic(ratings, TwoHalvesRatings()).ok());
+  CommandResult r = RunRecsys({"evaluate", "--data-dir", dir.path() + "/data", "--source",
+                               "movielens:" + ratings, "--model", "itemknn:neighbors=20",
+                               "--model", "ease", "-k", "5", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<ModelRow> rows = Models(r.out);
+  ASSERT_EQ(rows.size(), 3u) << r.out;
+  EXPECT_EQ(rows[1].model, "itemknn");
+  EXPECT_EQ(rows[2].model, "ease");
+  EXPECT_NE(r.out.find("\"k\":5"), std::string::npos) << r.out;
+}
+
 TEST(EvaluateCommandTest, BadInputIsNamed) {
   TempDir dir;
   const std::string ratings = dir.path() + "/ratings.csv";

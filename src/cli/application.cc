@@ -48,6 +48,11 @@ Result<ParsedArgs> ParseArgs(int argc, char** argv) {
           out.help = true;
           continue;
         }
+        if (arg == "-k") {  // the one short flag: the length of a list, as in `recommend -k 10`
+          if (i + 1 >= argc) return Status::InvalidArgument("-k needs a value");
+          out.flags.emplace_back("--k", argv[++i]);
+          continue;
+        }
         return Status::InvalidArgument("unknown flag " + arg + " (flags are --name value)");
       }
       out.positional.push_back(arg);
@@ -90,14 +95,19 @@ const SettingSpec* SettingForFlag(const std::string& flag, const Command* comman
   for (const SettingSpec& s : AllSettings()) {
     if (flag == "--" + std::string(s.name)) return &s;
   }
+  // Global settings, then the command's sections in the order it lists them, so a command's own
+  // section wins when two of its sections have the same key (tune.model over evaluate.model).
   for (const SettingSpec& s : AllSettings()) {
-    if (Config::FlagName(s.name) != flag) continue;
-    std::string_view name = s.name;
-    size_t dot = name.find('.');
-    if (dot == std::string_view::npos) return &s;
-    if (command == nullptr) continue;
-    for (const std::string& section : command->sections) {
-      if (name.substr(0, dot) == section) return &s;
+    if (Config::FlagName(s.name) == flag &&
+        std::string_view(s.name).find('.') == std::string::npos) {
+      return &s;
+    }
+  }
+  if (command == nullptr) return nullptr;
+  for (const std::string& section : command->sections) {
+    for (const SettingSpec& s : AllSettings()) {
+      std::string_view name = s.name;
+      if (Config::FlagName(s.name) == flag && name.substr(0, name.find('.')) == section) return &s;
     }
   }
   return nullptr;
@@ -361,7 +371,12 @@ int Application::Run(int argc, char** argv) {
                    command->name, flag.c_str(), command->name);
       return 2;
     }
-    st = config.Set(spec->name, value, SettingSource::kFlag);
+    // A repeatable setting given several times collects its values, separated by ';'.
+    std::string v = value;
+    if (spec->repeatable && config.SourceOf(spec->name) == SettingSource::kFlag) {
+      v = config.GetString(spec->name) + ";" + value;
+    }
+    st = config.Set(spec->name, v, SettingSource::kFlag);
   }
   if (!st.ok()) {
     std::fprintf(stderr, "recsys: %s\n", st.message().c_str());

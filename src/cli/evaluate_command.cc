@@ -68,6 +68,10 @@ Status RunEvaluate(CommandContext& ctx) {
   options.exclude_history = c.GetBool("evaluate.exclude_history");
   options.min_relevant_value = c.GetDouble("evaluate.min_relevant");
   std::vector<std::string> specs = SplitSpecs(c.GetString("evaluate.models"));
+  for (std::string& spec : SplitSpecs(c.GetString("evaluate.model"))) {
+    specs.push_back(std::move(spec));
+  }
+  const bool chosen = !specs.empty();
   if (specs.empty()) {
     // Every model, each with its last tuned spec (recsys tune) where one was saved.
     for (const std::string& name : RecommenderNames()) {
@@ -95,7 +99,7 @@ Status RunEvaluate(CommandContext& ctx) {
       options.fit.side = &side;
     }
   }
-  if (side.terms.empty() && SplitSpecs(c.GetString("evaluate.models")).empty()) {
+  if (side.terms.empty() && !chosen) {
     std::erase_if(
         specs, [](const std::string& spec) { return spec.substr(0, spec.find(':')) == "content"; });
   }

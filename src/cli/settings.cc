@@ -118,6 +118,8 @@ const SettingSpec kSettings[] = {
     {"evaluate.source", T::kString, "gold",
      "interactions to evaluate on: gold (the lake's current snapshot) or "
      "movielens:<ratings.csv, u.data or their folder>"},
+    {"evaluate.model", T::kString, "",
+     "one model spec; repeat --model for several (added to --models)", 0, 0, "", true},
     {"evaluate.models", T::kString, "",
      "model specs separated by ';' (\"als:factors=32;itemknn\"); empty = every model with its "
      "defaults; popularity is always added as the baseline"},

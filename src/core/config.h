@@ -32,6 +32,7 @@ struct SettingSpec {
   double min = -1e300;        // numeric bounds, inclusive
   double max = 1e300;
   const char* choices = "";  // for strings: "a|b|c"; empty = free text
+  bool repeatable = false;   // strings: a flag given several times collects "a;b"
 };
 
 enum class SettingSource { kDefault, kFile, kEnvironment, kFlag };
