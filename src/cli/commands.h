@@ -24,6 +24,8 @@ Status RunProcessSilver(CommandContext& ctx);
 Status RunProcessGold(CommandContext& ctx);
 Status RunSql(CommandContext& ctx);
 Status RunEvaluate(CommandContext& ctx);
+// "a;b;;c" -> {"a", "b", "c"}, each trimmed: the model specs of --models.
+std::vector<std::string> SplitSpecList(const std::string& text);
 Status RunTrain(CommandContext& ctx);
 Status RunModelsList(CommandContext& ctx);
 Status RunRecommend(CommandContext& ctx);

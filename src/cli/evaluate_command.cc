@@ -12,22 +12,6 @@
 namespace recsys {
 namespace {
 
-// "a;b;;c" -> {"a", "b", "c"}, each trimmed.
-std::vector<std::string> SplitSpecs(const std::string& text) {
-  std::vector<std::string> out;
-  size_t begin = 0;
-  while (begin <= text.size()) {
-    size_t end = text.find(';', begin);
-    if (end == std::string::npos) end = text.size();
-    std::string s = text.substr(begin, end - begin);
-    while (!s.empty() && s.front() == ' ') s.erase(s.begin());
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    if (!s.empty()) out.push_back(s);
-    begin = end + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<InteractionData> LoadSource(const CommandContext& ctx, const std::string& source) {
@@ -55,6 +39,22 @@ Result<InteractionData> LoadSource(const CommandContext& ctx, const std::string&
                                  "': expected gold or movielens:<ratings file or folder>");
 }
 
+// "a;b;;c" -> {"a", "b", "c"}, each trimmed.
+std::vector<std::string> SplitSpecList(const std::string& text) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = text.find(';', begin);
+    if (end == std::string::npos) end = text.size();
+    std::string s = text.substr(begin, end - begin);
+    while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    if (!s.empty()) out.push_back(s);
+    begin = end + 1;
+  }
+  return out;
+}
+
 Status RunEvaluate(CommandContext& ctx) {
   if (!ctx.args.empty()) return Status::InvalidArgument("unexpected argument " + ctx.args[0]);
   const Config& c = *ctx.config;
@@ -67,8 +67,8 @@ Status RunEvaluate(CommandContext& ctx) {
   options.fit.seed = seed;
   options.exclude_history = c.GetBool("evaluate.exclude_history");
   options.min_relevant_value = c.GetDouble("evaluate.min_relevant");
-  std::vector<std::string> specs = SplitSpecs(c.GetString("evaluate.models"));
-  for (std::string& spec : SplitSpecs(c.GetString("evaluate.model"))) {
+  std::vector<std::string> specs = SplitSpecList(c.GetString("evaluate.models"));
+  for (std::string& spec : SplitSpecList(c.GetString("evaluate.model"))) {
     specs.push_back(std::move(spec));
   }
   const bool chosen = !specs.empty();

@@ -22,22 +22,6 @@ constexpr const char* kEvaluationSplit = "random-per-user:0.75";
 constexpr uint64_t kEvaluationSeed = 42;
 constexpr int kEvaluationK = 10;
 
-// "a;b;;c" -> {"a", "b", "c"}, each trimmed.
-std::vector<std::string> SplitSpecList(const std::string& text) {
-  std::vector<std::string> out;
-  size_t begin = 0;
-  while (begin <= text.size()) {
-    size_t end = text.find(';', begin);
-    if (end == std::string::npos) end = text.size();
-    std::string s = text.substr(begin, end - begin);
-    while (!s.empty() && s.front() == ' ') s.erase(s.begin());
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    if (!s.empty()) out.push_back(s);
-    begin = end + 1;
-  }
-  return out;
-}
-
 Result<std::string> LakeRoot(const CommandContext& ctx) {
   std::error_code ec;
   std::string root = std::filesystem::absolute(ctx.LakeDir(), ec).lexically_normal().string();

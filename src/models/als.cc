@@ -6,7 +6,6 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -331,23 +330,18 @@ __attribute__((target("avx2,fma"))) void ScanPanelsAvx2(const float* panels, int
   }
 }
 
-std::string FormatDouble(double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, r.ptr);
-}
-
 class Als final : public Recommender {
  public:
   explicit Als(const AlsOptions& o) : o_(o), stride_(PaddedStride(o.factors)) {}
 
   std::string name() const override { return "als"; }
   std::string spec() const override {
-    std::string s =
-        "als:factors=" + std::to_string(o_.factors) +
-        ",iterations=" + std::to_string(o_.iterations) +
-        ",regularization=" + FormatDouble(o_.regularization) + ",alpha=" + FormatDouble(o_.alpha) +
-        ",cg_steps=" + std::to_string(o_.cg_steps) + ",solver=" + (o_.use_cg ? "cg" : "cholesky");
+    std::string s = "als:factors=" + std::to_string(o_.factors) +
+                    ",iterations=" + std::to_string(o_.iterations) +
+                    ",regularization=" + FormatSpecDouble(o_.regularization) +
+                    ",alpha=" + FormatSpecDouble(o_.alpha) +
+                    ",cg_steps=" + std::to_string(o_.cg_steps) +
+                    ",solver=" + (o_.use_cg ? "cg" : "cholesky");
     if (o_.seed >= 0) s += ",seed=" + std::to_string(o_.seed);
     return s;
   }
@@ -411,17 +405,7 @@ class Als final : public Recommender {
                    const RecommendOptions& options,
                    std::vector<std::vector<ItemScore>>* out) const override {
     if (!fitted_) return Status::InvalidArgument("als: Recommend before Fit or Load");
-    if (history.cols != n_items_) {
-      return Status::InvalidArgument("als: history has " + std::to_string(history.cols) +
-                                     " items, the model " + std::to_string(n_items_));
-    }
-    for (int32_t u : users) {
-      if (u < 0 || u >= history.rows) {
-        return Status::InvalidArgument("als: user " + std::to_string(u) +
-                                       " is not a row of the history (" +
-                                       std::to_string(history.rows) + " rows)");
-      }
-    }
+    RECSYS_RETURN_IF_ERROR(CheckRecommendInput("als", users, history, n_items_));
     out->assign(users.size(), {});
     if (k <= 0 || n_items_ == 0) return Status::OK();
     if (HasAvx2()) return RecommendFused(users, history, k, options, out);

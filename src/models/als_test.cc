@@ -7,9 +7,12 @@
 #include "core/temp_dir.h"
 #include "models/artifact.h"
 #include "models/recommender.h"
+#include "models/test_support.h"
 
 namespace recsys {
 namespace {
+
+using test_support::Items;
 
 std::unique_ptr<Recommender> MakeModel(const std::string& spec) {
   auto model = CreateRecommender(spec);
@@ -25,12 +28,6 @@ std::vector<std::vector<ItemScore>> RecommendAll(const Recommender& model, const
   Status st = model.Recommend(users, m, k, options, &out);
   EXPECT_TRUE(st.ok()) << st.ToString();
   return out;
-}
-
-std::vector<int32_t> Items(const std::vector<ItemScore>& list) {
-  std::vector<int32_t> items;
-  for (const ItemScore& s : list) items.push_back(s.item);
-  return items;
 }
 
 // Two groups of users; group g likes items [g * half, (g + 1) * half). Each user has seen all of

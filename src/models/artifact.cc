@@ -113,4 +113,12 @@ Result<std::string> ReadModelSpec(const std::string& dir) {
   return spec;
 }
 
+Status CheckModelSpec(const std::string& dir, const std::string& spec) {
+  RECSYS_ASSIGN_OR_RETURN(std::string saved, ReadModelSpec(dir));
+  if (saved != spec) {
+    return Status::InvalidArgument(dir + " holds model '" + saved + "', not '" + spec + "'");
+  }
+  return Status::OK();
+}
+
 }  // namespace recsys

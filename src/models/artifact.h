@@ -30,5 +30,7 @@ Result<DenseArray<int64_t>> ReadInt64Array(const std::string& path);
 // dir/model.txt: the model's spec string and the format version; Load checks both.
 Status WriteModelSpec(const std::string& dir, const std::string& spec);
 Result<std::string> ReadModelSpec(const std::string& dir);
+// ReadModelSpec, then InvalidArgument (naming dir and both specs) unless it saved `spec`.
+Status CheckModelSpec(const std::string& dir, const std::string& spec);
 
 }  // namespace recsys

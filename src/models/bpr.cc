@@ -10,7 +10,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -24,12 +23,6 @@
 
 namespace recsys {
 namespace {
-
-std::string FormatDouble(double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, r.ptr);
-}
 
 uint64_t Mix(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -78,8 +71,8 @@ class BprRecommender : public Recommender {
   std::string name() const override { return "bpr"; }
   std::string spec() const override {
     return "bpr:factors=" + std::to_string(p_.factors) +
-           ",learning_rate=" + FormatDouble(p_.learning_rate) +
-           ",regularization=" + FormatDouble(p_.regularization) +
+           ",learning_rate=" + FormatSpecDouble(p_.learning_rate) +
+           ",regularization=" + FormatSpecDouble(p_.regularization) +
            ",iterations=" + std::to_string(p_.iterations) + ",seed=" + std::to_string(p_.seed) +
            ",verify_negative_samples=" + (p_.verify_negative_samples ? "true" : "false");
   }
@@ -243,10 +236,7 @@ class BprRecommender : public Recommender {
   }
 
   Status Load(const std::string& dir) override {
-    RECSYS_ASSIGN_OR_RETURN(std::string saved, ReadModelSpec(dir));
-    if (saved != spec()) {
-      return Status::InvalidArgument(dir + " holds model '" + saved + "', not '" + spec() + "'");
-    }
+    RECSYS_RETURN_IF_ERROR(CheckModelSpec(dir, spec()));
     RECSYS_ASSIGN_OR_RETURN(DenseArray<float> x, ReadFloatArray(dir + "/user_factors.f32"));
     RECSYS_ASSIGN_OR_RETURN(DenseArray<float> y, ReadFloatArray(dir + "/item_factors.f32"));
     const int64_t width = p_.factors + 1;

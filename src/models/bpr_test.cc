@@ -6,52 +6,27 @@
 
 #include "core/temp_dir.h"
 #include "models/recommender.h"
+#include "models/test_support.h"
 
 namespace recsys {
 namespace {
 
+using test_support::AllUsers;
+using test_support::Checkerboard;
+using test_support::ExpectSameLists;
+using test_support::Fitted;
+using test_support::Items;
+using test_support::SameHalf;
+using test_support::SavedAndLoaded;
+
 // Small and quick to learn: 8 factors, a high learning rate.
 constexpr char kSpec[] = "bpr:factors=8,learning_rate=0.05,iterations=300";
-
-// 20 users x 10 items: users 0-9 saw three of items 0-4, users 10-19 three of items 5-9.
-CsrMatrix Checkerboard() {
-  std::vector<Triplet> t;
-  for (int32_t u = 0; u < 20; ++u) {
-    const int32_t base = u < 10 ? 0 : 5;
-    for (int32_t d = 0; d < 3; ++d) t.push_back({u, base + (u + d) % 5, 1.0f + (u % 3)});
-  }
-  return CsrMatrix::FromTriplets(20, 10, std::move(t));
-}
-
-bool SameHalf(int32_t a, int32_t b) { return (a < 5) == (b < 5); }
 
 FitOptions OneThread(uint64_t seed = 42) {
   FitOptions options;
   options.threads = 1;
   options.seed = seed;
   return options;
-}
-
-std::unique_ptr<Recommender> Fitted(const std::string& spec, const CsrMatrix& m,
-                                    const FitOptions& options) {
-  auto model = CreateRecommender(spec);
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  if (!model.ok()) return nullptr;
-  Status st = (*model)->Fit(m, options);
-  EXPECT_TRUE(st.ok()) << st.ToString();
-  return std::move(model).value();
-}
-
-std::vector<int32_t> Items(const std::vector<ItemScore>& list) {
-  std::vector<int32_t> items;
-  for (const ItemScore& s : list) items.push_back(s.item);
-  return items;
-}
-
-std::vector<int32_t> AllUsers(const CsrMatrix& m) {
-  std::vector<int32_t> users(static_cast<size_t>(m.rows));
-  for (int32_t u = 0; u < m.rows; ++u) users[u] = u;
-  return users;
 }
 
 std::vector<std::vector<ItemScore>> RecommendAll(const Recommender& model, const CsrMatrix& m) {
@@ -156,20 +131,13 @@ TEST(BprTest, SaveLoadGivesIdenticalRecommendations) {
   auto model = Fitted(kSpec, m, FitOptions{});
   ASSERT_NE(model, nullptr);
   TempDir dir;
-  ASSERT_TRUE(model->Save(dir.path() + "/bpr").ok());
-  auto loaded = CreateRecommender(model->spec());
-  ASSERT_TRUE(loaded.ok());
-  Status st = (*loaded)->Load(dir.path() + "/bpr");
-  ASSERT_TRUE(st.ok()) << st.ToString();
-  std::vector<std::vector<ItemScore>> a = RecommendAll(*model, m), b = RecommendAll(**loaded, m);
-  for (size_t u = 0; u < a.size(); ++u) {
-    ASSERT_EQ(Items(a[u]), Items(b[u]));
-    for (size_t n = 0; n < a[u].size(); ++n) EXPECT_EQ(a[u][n].score, b[u][n].score);
-  }
+  auto loaded = SavedAndLoaded(*model, dir.path() + "/bpr");
+  ASSERT_NE(loaded, nullptr);
+  ExpectSameLists(RecommendAll(*model, m), RecommendAll(*loaded, m));
   std::vector<std::vector<ItemScore>> sa, sb;
   const int32_t items[] = {3, 8};
   ASSERT_TRUE(model->SimilarItems(items, 5, &sa).ok());
-  ASSERT_TRUE((*loaded)->SimilarItems(items, 5, &sb).ok());
+  ASSERT_TRUE(loaded->SimilarItems(items, 5, &sb).ok());
   for (size_t n = 0; n < sa.size(); ++n) EXPECT_EQ(Items(sa[n]), Items(sb[n]));
 
   auto other = CreateRecommender("bpr:factors=16");

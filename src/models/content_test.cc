@@ -10,9 +10,12 @@
 #include "lake/duckdb.h"
 #include "models/data.h"
 #include "models/recommender.h"
+#include "models/test_support.h"
 
 namespace recsys {
 namespace {
+
+using test_support::Items;
 
 // Items 0, 1 and the brand-new 4 are red shirts; 2, 3 blue jeans; nobody has seen item 4.
 ItemSideData Clothes() {
@@ -27,12 +30,6 @@ ItemSideData Clothes() {
 
 CsrMatrix Views() {
   return CsrMatrix::FromTriplets(3, 5, {{0, 0, 1}, {1, 2, 1}, {1, 3, 1}, {2, 1, 1}, {2, 2, 1}});
-}
-
-std::vector<int32_t> Items(const std::vector<ItemScore>& list) {
-  std::vector<int32_t> items;
-  for (const ItemScore& s : list) items.push_back(s.item);
-  return items;
 }
 
 std::unique_ptr<Recommender> FittedContent(const ItemSideData& side) {

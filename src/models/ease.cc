@@ -5,7 +5,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -25,12 +24,6 @@ void spotri_(const char* uplo, const int* n, float* a, const int* lda, int* info
 namespace recsys {
 namespace {
 
-std::string FormatDouble(double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, r.ptr);
-}
-
 struct EaseParams {
   double lambda = 500;
   int64_t max_items = 20000;
@@ -43,7 +36,8 @@ class EaseRecommender : public Recommender {
 
   std::string name() const override { return "ease"; }
   std::string spec() const override {
-    return "ease:lambda=" + FormatDouble(p_.lambda) + ",max_items=" + std::to_string(p_.max_items) +
+    return "ease:lambda=" + FormatSpecDouble(p_.lambda) +
+           ",max_items=" + std::to_string(p_.max_items) +
            ",binary=" + (p_.binary ? "true" : "false");
   }
 
@@ -84,9 +78,9 @@ class EaseRecommender : public Recommender {
       spotrf_(&lower, &n, g.data(), &n, &info, 1);
       if (info == 0) spotri_(&lower, &n, g.data(), &n, &info, 1);
       if (info != 0) {
-        return Status::InvalidArgument(
-            "ease: X^T X + lambda I is not positive definite (lambda=" + FormatDouble(p_.lambda) +
-            "; lambda=0 fails when an item has no interactions)");
+        return Status::InvalidArgument("ease: X^T X + lambda I is not positive definite (lambda=" +
+                                       FormatSpecDouble(p_.lambda) +
+                                       "; lambda=0 fails when an item has no interactions)");
       }
     }
     // Only the lower triangle of P is set. Mirrored to a full symmetric P, the column-major
@@ -112,17 +106,7 @@ class EaseRecommender : public Recommender {
                    const RecommendOptions& options,
                    std::vector<std::vector<ItemScore>>* out) const override {
     if (items_ < 0) return Status::InvalidArgument("ease: Recommend before Fit or Load");
-    if (history.cols != items_) {
-      return Status::InvalidArgument("ease: history has " + std::to_string(history.cols) +
-                                     " items, the model " + std::to_string(items_));
-    }
-    for (int32_t u : users) {
-      if (u < 0 || u >= history.rows) {
-        return Status::InvalidArgument("ease: user " + std::to_string(u) +
-                                       " is not a row of the history (" +
-                                       std::to_string(history.rows) + " rows)");
-      }
-    }
+    RECSYS_RETURN_IF_ERROR(CheckRecommendInput("ease", users, history, items_));
     out->assign(users.size(), {});
     const int64_t count = static_cast<int64_t>(users.size());
 #pragma omp parallel if (count > 16)
@@ -172,10 +156,7 @@ class EaseRecommender : public Recommender {
   }
 
   Status Load(const std::string& dir) override {
-    RECSYS_ASSIGN_OR_RETURN(std::string saved, ReadModelSpec(dir));
-    if (saved != spec()) {
-      return Status::InvalidArgument(dir + " holds model '" + saved + "', not '" + spec() + "'");
-    }
+    RECSYS_RETURN_IF_ERROR(CheckModelSpec(dir, spec()));
     RECSYS_ASSIGN_OR_RETURN(DenseArray<float> b, ReadFloatArray(dir + "/weights.f32"));
     if (b.rows != b.cols || b.rows > p_.max_items) {
       return Status::Corruption(dir + "/weights.f32: " + std::to_string(b.rows) + " x " +

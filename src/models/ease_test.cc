@@ -7,42 +7,18 @@
 
 #include "core/temp_dir.h"
 #include "models/recommender.h"
+#include "models/test_support.h"
 
 namespace recsys {
 namespace {
 
-// 20 users x 10 items: users 0-9 saw three of items 0-4, users 10-19 three of items 5-9.
-CsrMatrix Checkerboard() {
-  std::vector<Triplet> t;
-  for (int32_t u = 0; u < 20; ++u) {
-    const int32_t base = u < 10 ? 0 : 5;
-    for (int32_t d = 0; d < 3; ++d) t.push_back({u, base + (u + d) % 5, 1.0f + (u % 3)});
-  }
-  return CsrMatrix::FromTriplets(20, 10, std::move(t));
-}
-
-bool SameHalf(int32_t a, int32_t b) { return (a < 5) == (b < 5); }
-
-std::unique_ptr<Recommender> Fitted(const std::string& spec, const CsrMatrix& m) {
-  auto model = CreateRecommender(spec);
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  if (!model.ok()) return nullptr;
-  Status st = (*model)->Fit(m, FitOptions{});
-  EXPECT_TRUE(st.ok()) << st.ToString();
-  return std::move(model).value();
-}
-
-std::vector<int32_t> Items(const std::vector<ItemScore>& list) {
-  std::vector<int32_t> items;
-  for (const ItemScore& s : list) items.push_back(s.item);
-  return items;
-}
-
-std::vector<int32_t> AllUsers(const CsrMatrix& m) {
-  std::vector<int32_t> users(static_cast<size_t>(m.rows));
-  for (int32_t u = 0; u < m.rows; ++u) users[u] = u;
-  return users;
-}
+using test_support::AllUsers;
+using test_support::Checkerboard;
+using test_support::ExpectSameLists;
+using test_support::Fitted;
+using test_support::Items;
+using test_support::SameHalf;
+using test_support::SavedAndLoaded;
 
 using Mat3 = std::array<std::array<double, 3>, 3>;
 
@@ -173,19 +149,13 @@ TEST(EaseTest, SaveLoadGivesIdenticalRecommendations) {
   auto model = Fitted("ease:lambda=20,binary=false", m);
   ASSERT_NE(model, nullptr);
   TempDir dir;
-  ASSERT_TRUE(model->Save(dir.path() + "/ease").ok());
-  auto loaded = CreateRecommender(model->spec());
-  ASSERT_TRUE(loaded.ok());
-  Status st = (*loaded)->Load(dir.path() + "/ease");
-  ASSERT_TRUE(st.ok()) << st.ToString();
+  auto loaded = SavedAndLoaded(*model, dir.path() + "/ease");
+  ASSERT_NE(loaded, nullptr);
   std::vector<int32_t> users = AllUsers(m);
   std::vector<std::vector<ItemScore>> a, b;
   ASSERT_TRUE(model->Recommend(users, m, 10, RecommendOptions{}, &a).ok());
-  ASSERT_TRUE((*loaded)->Recommend(users, m, 10, RecommendOptions{}, &b).ok());
-  for (size_t u = 0; u < a.size(); ++u) {
-    ASSERT_EQ(Items(a[u]), Items(b[u]));
-    for (size_t n = 0; n < a[u].size(); ++n) EXPECT_EQ(a[u][n].score, b[u][n].score);
-  }
+  ASSERT_TRUE(loaded->Recommend(users, m, 10, RecommendOptions{}, &b).ok());
+  ExpectSameLists(a, b);
   auto other = CreateRecommender("ease:lambda=20");
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE((*other)->Load(dir.path() + "/ease").ok());

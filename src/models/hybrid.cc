@@ -203,10 +203,7 @@ Status HybridRecommender::Save(const std::string& dir) const {
 }
 
 Status HybridRecommender::Load(const std::string& dir) {
-  RECSYS_ASSIGN_OR_RETURN(std::string saved, ReadModelSpec(dir));
-  if (saved != spec()) {
-    return Status::InvalidArgument(dir + " holds model '" + saved + "', not '" + spec() + "'");
-  }
+  RECSYS_RETURN_IF_ERROR(CheckModelSpec(dir, spec()));
   RECSYS_ASSIGN_OR_RETURN(DenseArray<int64_t> count, ReadInt64Array(dir + "/item_count.i64"));
   RECSYS_ASSIGN_OR_RETURN(DenseArray<int32_t> available,
                           ReadInt32Array(dir + "/item_available.i32"));

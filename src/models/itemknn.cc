@@ -4,7 +4,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -13,19 +12,13 @@
 
 #include "models/artifact.h"
 #include "models/model_factories.h"
+#include "models/neighbors.h"
 #include "models/recommender.h"
 
 namespace recsys {
 namespace {
 
 enum class Weighting { kNone, kTfidf, kBm25 };
-
-// Shortest text that parses back to the same double.
-std::string FormatDouble(double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, r.ptr);
-}
 
 struct ItemKnnParams {
   int64_t neighbors = 100;
@@ -84,8 +77,8 @@ class ItemKnnRecommender : public Recommender {
                             : p_.weighting == Weighting::kTfidf ? "tfidf"
                                                                 : "bm25";
     return "itemknn:neighbors=" + std::to_string(p_.neighbors) +
-           ",shrink=" + FormatDouble(p_.shrink) + ",weighting=" + weighting +
-           ",bm25_k1=" + FormatDouble(p_.bm25_k1) + ",bm25_b=" + FormatDouble(p_.bm25_b);
+           ",shrink=" + FormatSpecDouble(p_.shrink) + ",weighting=" + weighting +
+           ",bm25_k1=" + FormatSpecDouble(p_.bm25_k1) + ",bm25_b=" + FormatSpecDouble(p_.bm25_b);
   }
 
   Status Fit(const CsrMatrix& user_items, const FitOptions& options) override {
@@ -153,17 +146,7 @@ class ItemKnnRecommender : public Recommender {
                    const RecommendOptions& options,
                    std::vector<std::vector<ItemScore>>* out) const override {
     if (!fitted()) return Status::InvalidArgument("itemknn: Recommend before Fit or Load");
-    if (history.cols != items()) {
-      return Status::InvalidArgument("itemknn: history has " + std::to_string(history.cols) +
-                                     " items, the model " + std::to_string(items()));
-    }
-    for (int32_t u : users) {
-      if (u < 0 || u >= history.rows) {
-        return Status::InvalidArgument("itemknn: user " + std::to_string(u) +
-                                       " is not a row of the history (" +
-                                       std::to_string(history.rows) + " rows)");
-      }
-    }
+    RECSYS_RETURN_IF_ERROR(CheckRecommendInput("itemknn", users, history, items()));
     out->assign(users.size(), {});
     const int64_t count = static_cast<int64_t>(users.size());
 #pragma omp parallel if (count > 64)
@@ -175,12 +158,7 @@ class ItemKnnRecommender : public Recommender {
         std::fill(scores.begin(), scores.end(), 0.0f);
         std::span<const int32_t> seen = history.RowIndices(u);
         std::span<const float> values = history.RowData(u);
-        for (size_t m = 0; m < seen.size(); ++m) {
-          const int32_t j = seen[m];
-          for (int64_t e = indptr_[j]; e < indptr_[j + 1]; ++e) {
-            scores[neighbor_[e]] += values[m] * similarity_[e];
-          }
-        }
+        AccumulateNeighborScores(indptr_, neighbor_, similarity_, seen, values, scores);
         TopK(scores, k, options.exclude_history ? seen : std::span<const int32_t>(),
              options.item_filter, &(*out)[n]);
       }
@@ -199,10 +177,7 @@ class ItemKnnRecommender : public Recommender {
                                        " is not in the model (" + std::to_string(items()) +
                                        " items)");
       }
-      // Neighbour lists are stored best first.
-      const int64_t begin = indptr_[item];
-      const int64_t end = std::min(indptr_[item + 1], begin + std::max(k, 0));
-      for (int64_t e = begin; e < end; ++e) (*out)[n].push_back({neighbor_[e], similarity_[e]});
+      AppendNeighbors(indptr_, neighbor_, similarity_, item, k, &(*out)[n]);
     }
     return Status::OK();
   }
@@ -210,41 +185,12 @@ class ItemKnnRecommender : public Recommender {
   Status Save(const std::string& dir) const override {
     if (!fitted()) return Status::InvalidArgument("itemknn: Save before Fit or Load");
     RECSYS_RETURN_IF_ERROR(WriteModelSpec(dir, spec()));
-    const int64_t nnz = static_cast<int64_t>(neighbor_.size());
-    RECSYS_RETURN_IF_ERROR(
-        WriteArray(dir + "/neighbor_indptr.i64", DenseArray<int64_t>{items() + 1LL, 1, indptr_}));
-    RECSYS_RETURN_IF_ERROR(
-        WriteArray(dir + "/neighbor_items.i32", DenseArray<int32_t>{nnz, 1, neighbor_}));
-    return WriteArray(dir + "/neighbor_similarity.f32", DenseArray<float>{nnz, 1, similarity_});
+    return WriteNeighborLists(dir, indptr_, neighbor_, similarity_);
   }
 
   Status Load(const std::string& dir) override {
-    RECSYS_ASSIGN_OR_RETURN(std::string saved, ReadModelSpec(dir));
-    if (saved != spec()) {
-      return Status::InvalidArgument(dir + " holds model '" + saved + "', not '" + spec() + "'");
-    }
-    RECSYS_ASSIGN_OR_RETURN(DenseArray<int64_t> indptr,
-                            ReadInt64Array(dir + "/neighbor_indptr.i64"));
-    RECSYS_ASSIGN_OR_RETURN(DenseArray<int32_t> neighbor,
-                            ReadInt32Array(dir + "/neighbor_items.i32"));
-    RECSYS_ASSIGN_OR_RETURN(DenseArray<float> similarity,
-                            ReadFloatArray(dir + "/neighbor_similarity.f32"));
-    const int64_t nnz = static_cast<int64_t>(neighbor.values.size());
-    const int64_t items = static_cast<int64_t>(indptr.values.size()) - 1;
-    bool valid = items >= 0 && items <= INT32_MAX &&
-                 similarity.values.size() == neighbor.values.size() && indptr.values.front() == 0 &&
-                 indptr.values.back() == nnz;
-    for (int64_t i = 0; valid && i < items; ++i) {
-      valid = indptr.values[i] <= indptr.values[i + 1];
-    }
-    for (int64_t e = 0; valid && e < nnz; ++e) {
-      valid = neighbor.values[e] >= 0 && neighbor.values[e] < items;
-    }
-    if (!valid) return Status::Corruption(dir + ": neighbour lists are inconsistent");
-    indptr_ = std::move(indptr.values);
-    neighbor_ = std::move(neighbor.values);
-    similarity_ = std::move(similarity.values);
-    return Status::OK();
+    RECSYS_RETURN_IF_ERROR(CheckModelSpec(dir, spec()));
+    return ReadNeighborLists(dir, &indptr_, &neighbor_, &similarity_);
   }
 
  private:

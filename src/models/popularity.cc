@@ -75,21 +75,14 @@ class PopularityRecommender : public Recommender {
                    const RecommendOptions& options,
                    std::vector<std::vector<ItemScore>>* out) const override {
     if (!fitted_) return Status::InvalidArgument("popularity: Recommend before Fit or Load");
-    if (history.cols != static_cast<int32_t>(scores_.size())) {
-      return Status::InvalidArgument("popularity: history has " + std::to_string(history.cols) +
-                                     " items, the model " + std::to_string(scores_.size()));
-    }
+    RECSYS_RETURN_IF_ERROR(
+        CheckRecommendInput("popularity", users, history, static_cast<int64_t>(scores_.size())));
     out->assign(users.size(), {});
     std::vector<float> boosted;
     const float offset =
         category_.empty() ? 0.0f : *std::max_element(scores_.begin(), scores_.end()) + 1.0f;
     for (size_t n = 0; n < users.size(); ++n) {
       int32_t u = users[n];
-      if (u < 0 || u >= history.rows) {
-        return Status::InvalidArgument("popularity: user " + std::to_string(u) +
-                                       " is not a row of the history (" +
-                                       std::to_string(history.rows) + " rows)");
-      }
       std::span<const int32_t> excluded;
       if (options.exclude_history) excluded = history.RowIndices(u);
       const int32_t top = TopCategory(history, u);
@@ -138,10 +131,7 @@ class PopularityRecommender : public Recommender {
   }
 
   Status Load(const std::string& dir) override {
-    RECSYS_ASSIGN_OR_RETURN(std::string saved, ReadModelSpec(dir));
-    if (saved != spec()) {
-      return Status::InvalidArgument(dir + " holds model '" + saved + "', not '" + spec() + "'");
-    }
+    RECSYS_RETURN_IF_ERROR(CheckModelSpec(dir, spec()));
     RECSYS_ASSIGN_OR_RETURN(DenseArray<float> a, ReadFloatArray(dir + "/item_scores.f32"));
     if (a.cols != 1) return Status::Corruption(dir + "/item_scores.f32: not one column");
     category_.clear();

@@ -5,28 +5,20 @@
 
 #include "core/temp_dir.h"
 #include "models/recommender.h"
+#include "models/test_support.h"
 
 namespace recsys {
 namespace {
+
+using test_support::ExpectSameLists;
+using test_support::Fitted;
+using test_support::Items;
+using test_support::SavedAndLoaded;
 
 // 5 users x 4 items. Users per item: 3, 1, 2, 0; weights per item: 3, 9, 2.5, 0.
 CsrMatrix SmallMatrix() {
   return CsrMatrix::FromTriplets(
       5, 4, {{0, 0, 1}, {1, 0, 1}, {2, 0, 1}, {0, 1, 9}, {1, 2, 2}, {3, 2, 0.5}});
-}
-
-std::unique_ptr<Recommender> Fitted(const std::string& spec, const CsrMatrix& m) {
-  auto model = CreateRecommender(spec);
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  if (!model.ok()) return nullptr;
-  EXPECT_TRUE((*model)->Fit(m, FitOptions{}).ok());
-  return std::move(model).value();
-}
-
-std::vector<int32_t> Items(const std::vector<ItemScore>& list) {
-  std::vector<int32_t> items;
-  for (const ItemScore& s : list) items.push_back(s.item);
-  return items;
 }
 
 TEST(PopularityTest, CountsUsersPerItem) {
@@ -98,19 +90,13 @@ TEST(PopularityTest, SaveLoadGivesIdenticalRecommendations) {
   auto model = Fitted("popularity:mode=weight", m);
   ASSERT_NE(model, nullptr);
   TempDir dir;
-  ASSERT_TRUE(model->Save(dir.path() + "/pop").ok());
-  auto loaded = CreateRecommender("popularity:mode=weight");
-  ASSERT_TRUE(loaded.ok());
-  ASSERT_TRUE((*loaded)->Load(dir.path() + "/pop").ok());
+  auto loaded = SavedAndLoaded(*model, dir.path() + "/pop");
+  ASSERT_NE(loaded, nullptr);
   const int32_t users[] = {0, 1, 2, 3, 4};
   std::vector<std::vector<ItemScore>> a, b;
   ASSERT_TRUE(model->Recommend(users, m, 4, RecommendOptions{}, &a).ok());
-  ASSERT_TRUE((*loaded)->Recommend(users, m, 4, RecommendOptions{}, &b).ok());
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t u = 0; u < a.size(); ++u) {
-    ASSERT_EQ(Items(a[u]), Items(b[u]));
-    for (size_t n = 0; n < a[u].size(); ++n) EXPECT_EQ(a[u][n].score, b[u][n].score);
-  }
+  ASSERT_TRUE(loaded->Recommend(users, m, 4, RecommendOptions{}, &b).ok());
+  ExpectSameLists(a, b);
 
   auto other = CreateRecommender("popularity:mode=count");
   ASSERT_TRUE(other.ok());

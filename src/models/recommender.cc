@@ -141,6 +141,12 @@ std::vector<std::string> RecommenderNames() {
   return names;
 }
 
+std::string FormatSpecDouble(double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
+}
+
 void TopK(std::span<const float> scores, int k, std::span<const int32_t> excluded,
           const std::function<bool(int32_t)>& filter, std::vector<ItemScore>* out) {
   out->clear();
@@ -166,6 +172,23 @@ void TopK(std::span<const float> scores, int k, std::span<const int32_t> exclude
     }
   }
   std::sort_heap(out->begin(), out->end(), worse);
+}
+
+Status CheckRecommendInput(std::string_view model, std::span<const int32_t> users,
+                           const CsrMatrix& history, int64_t items) {
+  const std::string prefix = std::string(model) + ": ";
+  if (history.cols != items) {
+    return Status::InvalidArgument(prefix + "history has " + std::to_string(history.cols) +
+                                   " items, the model " + std::to_string(items));
+  }
+  for (int32_t u : users) {
+    if (u < 0 || u >= history.rows) {
+      return Status::InvalidArgument(prefix + "user " + std::to_string(u) +
+                                     " is not a row of the history (" +
+                                     std::to_string(history.rows) + " rows)");
+    }
+  }
+  return Status::OK();
 }
 
 }  // namespace recsys

@@ -120,11 +120,19 @@ struct ModelSpec {
   mutable std::map<std::string, bool> used_;
 };
 Result<ModelSpec> ParseModelSpec(std::string_view spec);
+// Shortest text that parses back to the same double: how spec() strings print real values.
+std::string FormatSpecDouble(double v);
 
 // Helpers every model uses: top-k of a dense score vector honouring exclusions and filter.
 // scores[i] for every item; excluded items (sorted ascending, e.g. a CSR row) are skipped. Results
 // best first, ties by lower index.
 void TopK(std::span<const float> scores, int k, std::span<const int32_t> excluded,
           const std::function<bool(int32_t)>& filter, std::vector<ItemScore>* out);
+
+// The arguments check of Recommend for a model of `items` items that scores users from their
+// rows of history: InvalidArgument, prefixed "model: ", unless history has `items` columns and
+// every user is a row of it.
+Status CheckRecommendInput(std::string_view model, std::span<const int32_t> users,
+                           const CsrMatrix& history, int64_t items);
 
 }  // namespace recsys
