@@ -8,6 +8,7 @@
 
 #include "core/files.h"
 #include "lake/duckdb.h"
+#include "models/registry.h"
 
 namespace recsys {
 namespace {
@@ -36,18 +37,10 @@ Result<InteractionData> LoadGoldInteractions(const std::string& lake_root, int t
   DuckDbOptions options;
   options.threads = threads;
   RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<DuckDb> db, DuckDb::Open("", options));
-  // The snapshot gold/_current.json names (docs/formats/lake-tables.md), read here rather than
-  // through process/catalog.h's views: recsys_models does not link recsys_process.
-  const std::string current = lake_root + "/gold/_current.json";
-  if (!FileExists(current)) {
-    return Status::NotFound("lake " + lake_root + ": no gold snapshot (run `recsys process gold`)");
-  }
-  auto snapshot = db->QueryString("SELECT snapshot FROM read_json(" + DuckDb::Quote(current) +
-                                  ", format = 'auto')");
-  if (!snapshot.ok()) return snapshot.status().WithContext(current);
-  const std::string dir = lake_root + "/gold/interactions/snapshot=" + *snapshot;
+  RECSYS_ASSIGN_OR_RETURN(std::string snapshot, CurrentGoldSnapshot(lake_root));
+  const std::string dir = lake_root + "/gold/interactions/snapshot=" + snapshot;
   if (!FileExists(dir)) {
-    return Status::NotFound("lake " + lake_root + ": gold snapshot " + *snapshot +
+    return Status::NotFound("lake " + lake_root + ": gold snapshot " + snapshot +
                             " has no interactions table (run `recsys process gold`)");
   }
   RECSYS_ASSIGN_OR_RETURN(
@@ -133,17 +126,11 @@ Result<ItemSideData> LoadItemSideData(const std::string& lake_root, const IdMap&
   DuckDbOptions options;
   options.threads = threads;
   RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<DuckDb> db, DuckDb::Open("", options));
-  const std::string current = lake_root + "/gold/_current.json";
-  if (!FileExists(current)) {
-    return Status::NotFound("lake " + lake_root + ": no gold snapshot (run `recsys process gold`)");
-  }
-  auto snapshot = db->QueryString("SELECT snapshot FROM read_json(" + DuckDb::Quote(current) +
-                                  ", format = 'auto')");
-  if (!snapshot.ok()) return snapshot.status().WithContext(current);
-  const std::string content = lake_root + "/gold/item_content/snapshot=" + *snapshot;
-  const std::string features = lake_root + "/gold/hybrid_features/snapshot=" + *snapshot;
+  RECSYS_ASSIGN_OR_RETURN(std::string snapshot, CurrentGoldSnapshot(lake_root));
+  const std::string content = lake_root + "/gold/item_content/snapshot=" + snapshot;
+  const std::string features = lake_root + "/gold/hybrid_features/snapshot=" + snapshot;
   if (!FileExists(content) && !FileExists(features)) {
-    return Status::NotFound("lake " + lake_root + ": gold snapshot " + *snapshot +
+    return Status::NotFound("lake " + lake_root + ": gold snapshot " + snapshot +
                             " has neither item_content nor hybrid_features (run `recsys process "
                             "gold`)");
   }

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/files.h"
 #include "core/json_writer.h"
+#include "process/catalog.h"
 
 namespace recsys {
 namespace {
@@ -182,18 +183,8 @@ Result<IdMap> ReadIdMap(const std::string& path) {
 }
 
 Result<std::string> CurrentGoldSnapshot(const std::string& lake_root) {
-  const std::string path = lake_root + "/gold/_current.json";
-  if (!FileExists(path)) {
-    return Status::NotFound("lake " + lake_root + ": no gold snapshot (run `recsys process gold`)");
-  }
-  RECSYS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  std::string_view snapshot;
-  if (parser.parse(text).get(doc) || doc["snapshot"].get_string().get(snapshot)) {
-    return Status::Corruption(path + ": no snapshot");
-  }
-  return std::string(snapshot);
+  RECSYS_ASSIGN_OR_RETURN(GoldCurrent current, ReadGoldCurrent(lake_root));
+  return current.snapshot;
 }
 
 ModelRegistry::ModelRegistry(std::string lake_root) : root_(std::move(lake_root) + "/models") {}

@@ -25,10 +25,13 @@ bool HasParquet(const std::string& dir) {
   return false;
 }
 
-// The gold snapshot id and table names of gold/_current.json; empty if there is none yet.
-Result<std::pair<std::string, std::vector<std::string>>> CurrentGold(const std::string& root) {
+}  // namespace
+
+Result<GoldCurrent> ReadGoldCurrent(const std::string& root) {
   std::string path = root + "/gold/_current.json";
-  if (!FileExists(path)) return std::pair<std::string, std::vector<std::string>>{};
+  if (!FileExists(path)) {
+    return Status::NotFound("lake " + root + ": no gold snapshot (run `recsys process gold`)");
+  }
   RECSYS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -37,23 +40,21 @@ Result<std::pair<std::string, std::vector<std::string>>> CurrentGold(const std::
   if (doc["snapshot"].get_string().get(snapshot)) {
     return Status::Corruption(path + ": no \"snapshot\" string");
   }
-  std::vector<std::string> tables;
+  GoldCurrent current;
+  current.snapshot = std::string(snapshot);
   simdjson::dom::array array;
   if (!doc["tables"].get_array().get(array)) {
     for (simdjson::dom::element t : array) {
       std::string_view name;
       if (!t.get_string().get(name)) {
-        tables.emplace_back(name);
-      } else {
-        std::string_view nested;
-        if (!t["name"].get_string().get(nested)) tables.emplace_back(nested);
+        current.tables.emplace_back(name);
+      } else if (!t["name"].get_string().get(name)) {
+        current.tables.emplace_back(name);
       }
     }
   }
-  return std::pair<std::string, std::vector<std::string>>{std::string(snapshot), tables};
+  return current;
 }
-
-}  // namespace
 
 Result<std::vector<LakeView>> RegisterLakeViews(DuckDb* db, const std::string& root) {
   std::vector<LakeView> views;
@@ -67,9 +68,11 @@ Result<std::vector<LakeView>> RegisterLakeViews(DuckDb* db, const std::string& r
                                        ", hive_partitioning = true, union_by_name = true)"));
     views.push_back({name, "silver", glob});
   }
-  RECSYS_ASSIGN_OR_RETURN(auto current, CurrentGold(root));
-  for (const std::string& table : current.second) {
-    std::string dir = root + "/gold/" + table + "/snapshot=" + current.first;
+  Result<GoldCurrent> current = ReadGoldCurrent(root);
+  if (current.status().code() == StatusCode::kNotFound) return views;
+  if (!current.ok()) return current.status();
+  for (const std::string& table : current->tables) {
+    std::string dir = root + "/gold/" + table + "/snapshot=" + current->snapshot;
     if (!HasParquet(dir)) continue;
     std::string glob = dir + "/*.parquet";
     RECSYS_RETURN_IF_ERROR(db->Execute("CREATE OR REPLACE VIEW " + DuckDb::Identifier(table) +

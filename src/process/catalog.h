@@ -12,14 +12,23 @@ namespace recsys {
 
 // Silver tables a view is made for, when they have files; "quarantine" is silver/_quarantine.
 inline constexpr const char* kSilverTables[] = {
-    "clickstream", "user_events", "product_events", "sessions",      "users",
-    "users_history", "products",  "product_prices", "event_ids",     "quarantine"};
+    "clickstream",   "user_events", "product_events", "sessions",  "users",
+    "users_history", "products",    "product_prices", "event_ids", "quarantine"};
 
 struct LakeView {
   std::string name;
   std::string layer;   // "silver" or "gold"
   std::string source;  // the glob the view reads
 };
+
+// What gold/_current.json says: the current snapshot and its tables.
+struct GoldCurrent {
+  std::string snapshot;
+  std::vector<std::string> tables;
+};
+// Reads gold/_current.json of the lake at lake_root. NotFound ("run `recsys process gold`") when
+// there is none yet; Corruption naming the file when it cannot be read.
+Result<GoldCurrent> ReadGoldCurrent(const std::string& lake_root);
 
 // Creates (or replaces) the views in db for the lake rooted at the local path lake_root.
 // Tables with no files yet get no view. Returns the views made, silver first.
