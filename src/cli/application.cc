@@ -269,7 +269,7 @@ Application::Application() {
        "them, and prints a `recsys recommend` line to try. 1% of the generated records are bad "
        "(--bad-rate changes it) so the quarantine has work. Refuses a data folder that holds "
        "data it did not make.",
-       {"generate", "log", "sink", "process", "evaluate", "train"},
+       {"generate", "log", "sink", "process", "train"},
        RunDemo},
   };
 }

@@ -224,14 +224,18 @@ Status TrainStep(CommandContext& ctx, std::string* example_user) {
                 FormatCount(data.items.size()).c_str(), FormatCount(full.nnz()).c_str(),
                 kEvaluationSplit, static_cast<unsigned long long>(kEvaluationSeed), kEvaluationK);
   ctx.text += line;
-  const std::string metric_col = metric + "@" + std::to_string(kEvaluationK);
-  std::snprintf(line, sizeof(line), "%-12s %-8s %10s %7s  %s\n", "model", "version",
-                metric_col.c_str(), "fit s", "current");
+  // Every metric of the evaluation split, so this table is also the models' scorecard (the demo
+  // prints it instead of evaluating the same split a second time).
+  const std::string k = "@" + std::to_string(kEvaluationK);
+  std::snprintf(line, sizeof(line), "%-12s %-8s %12s %10s %8s %8s %8s %9s %7s  current (by %s)\n",
+                "model", "version", ("precision" + k).c_str(), ("recall" + k).c_str(),
+                ("ndcg" + k).c_str(), ("map" + k).c_str(), ("hit" + k).c_str(), "coverage", "fit s",
+                metric.c_str());
   ctx.text += line;
   for (const TrainRow& r : rows) {
     if (!r.error.empty()) {
-      std::snprintf(line, sizeof(line), "%-12s %-8s %10s %7s  failed: %s\n", r.name.c_str(), "-",
-                    "-", "-", r.error.c_str());
+      std::snprintf(line, sizeof(line), "%-12s %-8s  failed: %s\n", r.name.c_str(), "-",
+                    r.error.c_str());
       ctx.text += line;
       continue;
     }
@@ -245,8 +249,11 @@ Status TrainStep(CommandContext& ctx, std::string* example_user) {
       std::snprintf(why, sizeof(why), "no: kept, loses to current %s (%.4f)", p.previous.c_str(),
                     p.previous_value);
     }
-    std::snprintf(line, sizeof(line), "%-12s %-8s %10.4f %7.2f  %s\n", r.name.c_str(),
-                  p.version.c_str(), p.value, r.fit_seconds, why);
+    const RankingMetrics& m = r.evaluation.metrics;
+    std::snprintf(line, sizeof(line),
+                  "%-12s %-8s %12.4f %10.4f %8.4f %8.4f %8.4f %9.4f %7.2f  %s\n", r.name.c_str(),
+                  p.version.c_str(), m.precision, m.recall, m.ndcg, m.map, m.hit_rate, m.coverage,
+                  r.fit_seconds, why);
     ctx.text += line;
   }
   ctx.text += "models in " + root + "/models\n";
