@@ -1,5 +1,6 @@
-// TempDir: a fresh folder under /tmp for a test, removed with everything in it when the object
-// goes. Test support; not for production code (it ignores errors while cleaning up).
+// TempDir: a fresh folder under $TMPDIR (default /tmp), removed with everything in it when the
+// object goes: scratch space for a run (DuckDB spill and staging files) and for tests. Errors
+// while cleaning up are ignored; path() is empty if the folder could not be made.
 #pragma once
 
 #include <stdlib.h>
@@ -13,7 +14,9 @@ namespace recsys {
 class TempDir {
  public:
   explicit TempDir(const std::string& prefix = "recsys-test") {
-    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+    const char* base = ::getenv("TMPDIR");
+    std::string tmpl =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/" + prefix + "-XXXXXX";
     if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
   }
   ~TempDir() {

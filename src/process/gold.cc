@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/files.h"
 #include "core/json_writer.h"
+#include "core/temp_dir.h"
 #include "lake/duckdb.h"
 #include "process/kmeans.h"
 
@@ -183,26 +184,6 @@ Status ValidateOptions(const GoldOptions& o) {
 std::string SnapshotKey(const std::string& table, const std::string& snapshot) {
   return "gold/" + table + "/snapshot=" + snapshot + "/part-0.parquet";
 }
-
-// A folder for DuckDB's Parquet output and spill files, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* base = ::getenv("TMPDIR");
-    std::string tmpl =
-        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/recsys-gold-XXXXXX";
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~ScratchDir() {
-    if (!path_.empty()) (void)RemoveAll(path_);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 Status CreateSilverViews(DuckDb* db, const std::string& root, const SilverFiles& files) {
   for (const SilverInput& input : kSilverInputs) {
@@ -410,7 +391,7 @@ Status RunGoldImpl(const LakeLocation& lake, const GoldOptions& options, GoldRep
                                        [&](const ObjectInfo& o) { return o.key == key; });
   }
 
-  ScratchDir scratch;
+  TempDir scratch("recsys-gold");  // DuckDB's Parquet output and spill files
   if (scratch.path().empty()) return Status::IOError("gold: cannot create a scratch folder");
   DuckDbOptions db_options;
   db_options.threads = options.threads;
