@@ -27,18 +27,15 @@ bool HasParquet(const std::string& dir) {
 
 }  // namespace
 
-Result<GoldCurrent> ReadGoldCurrent(const std::string& root) {
-  std::string path = root + "/gold/_current.json";
-  if (!FileExists(path)) {
-    return Status::NotFound("lake " + root + ": no gold snapshot (run `recsys process gold`)");
-  }
-  RECSYS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+Result<GoldCurrent> ParseGoldCurrent(std::string_view text, const std::string& where) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(text).get(doc)) return Status::Corruption(path + ": not JSON");
+  if (parser.parse(text.data(), text.size()).get(doc)) {
+    return Status::Corruption(where + ": not JSON");
+  }
   std::string_view snapshot;
   if (doc["snapshot"].get_string().get(snapshot)) {
-    return Status::Corruption(path + ": no \"snapshot\" string");
+    return Status::Corruption(where + ": no \"snapshot\" string");
   }
   GoldCurrent current;
   current.snapshot = std::string(snapshot);
@@ -54,6 +51,15 @@ Result<GoldCurrent> ReadGoldCurrent(const std::string& root) {
     }
   }
   return current;
+}
+
+Result<GoldCurrent> ReadGoldCurrent(const std::string& root) {
+  std::string path = root + "/gold/_current.json";
+  if (!FileExists(path)) {
+    return Status::NotFound("lake " + root + ": no gold snapshot (run `recsys process gold`)");
+  }
+  RECSYS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return ParseGoldCurrent(text, path);
 }
 
 Result<std::vector<LakeView>> RegisterLakeViews(DuckDb* db, const std::string& root) {

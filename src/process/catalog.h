@@ -26,6 +26,8 @@ struct GoldCurrent {
   std::string snapshot;
   std::vector<std::string> tables;
 };
+// Parses the text of gold/_current.json; `where` names it in errors.
+Result<GoldCurrent> ParseGoldCurrent(std::string_view text, const std::string& where);
 // Reads gold/_current.json of the lake at lake_root. NotFound ("run `recsys process gold`") when
 // there is none yet; Corruption naming the file when it cannot be read.
 Result<GoldCurrent> ReadGoldCurrent(const std::string& lake_root);

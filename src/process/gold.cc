@@ -1,6 +1,5 @@
 #include "process/gold.h"
 
-#include <simdjson.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include "core/json_writer.h"
 #include "core/temp_dir.h"
 #include "lake/duckdb.h"
+#include "process/catalog.h"
 #include "process/kmeans.h"
 
 namespace recsys {
@@ -303,11 +303,8 @@ Status BuildUserClusters(DuckDb* db, const GoldOptions& options, int* chosen) {
 std::string CurrentSnapshot(ObjectStore* store) {
   Result<std::string> text = store->Get(kCurrentKey);
   if (!text.ok()) return "";
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  std::string_view snapshot;
-  if (parser.parse(*text).get(doc) || doc["snapshot"].get_string().get(snapshot)) return "";
-  return std::string(snapshot);
+  Result<GoldCurrent> current = ParseGoldCurrent(*text, kCurrentKey);
+  return current.ok() ? current->snapshot : "";
 }
 
 std::string CurrentJson(const GoldReport& report, const std::string& as_of) {
