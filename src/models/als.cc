@@ -418,7 +418,7 @@ class Als final : public Recommender {
       const int rows = static_cast<int>(std::min<size_t>(kScoreBlock, n - start));
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 4)
       for (int r = 0; r < rows; ++r) {
-        has_vector[r] = UserVector(users[start + r], history, block.row(r).data());
+        has_vector[r] = UserVector(users[start + r], history, options.fold_in, block.row(r).data());
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_items_, stride_, 1.0f,
                   block.data(), stride_, item_.data(), stride_, 0.0f, scores.data(), n_items_);
@@ -528,7 +528,7 @@ class Als final : public Recommender {
           UserTop& t = tops[r];
           t = UserTop();
           float* xr = x.data() + static_cast<size_t>(r) * stride_;
-          if (r >= rows || !UserVector(users[start + r], history, xr)) {
+          if (r >= rows || !UserVector(users[start + r], history, options.fold_in, xr)) {
             std::fill(xr, xr + stride_, 0.0f);
             continue;
           }
@@ -574,10 +574,10 @@ class Als final : public Recommender {
     fitted_ = true;
   }
 
-  // The user's factor row (padded) into x: learned for a fitted user, folded in from the history
-  // row otherwise. False when the user has neither.
-  bool UserVector(int32_t u, const CsrMatrix& history, float* x) const {
-    if (u < n_users_) {
+  // The user's factor row (padded) into x: learned for a fitted user (unless fold_in), folded in
+  // from the history row otherwise. False when the user has neither.
+  bool UserVector(int32_t u, const CsrMatrix& history, bool fold_in, float* x) const {
+    if (u < n_users_ && !fold_in) {
       std::copy_n(user_.data() + static_cast<size_t>(u) * stride_, stride_, x);
       return true;
     }
@@ -586,6 +586,33 @@ class Als final : public Recommender {
                stride_, static_cast<float>(o_.alpha), x);
     return true;
   }
+
+  // Serving's view of the factors: padded rows (the padding is zero, so dot products agree).
+  class Factors final : public FactorModel {
+   public:
+    explicit Factors(const Als* m) : m_(m) {}
+    int dims() const override { return m_->stride_; }
+    int32_t item_count() const override { return m_->n_items_; }
+    const float* ItemVector(int32_t item) const override {
+      return m_->item_.data() + static_cast<size_t>(item) * m_->stride_;
+    }
+    bool UserVector(int32_t fitted_user, std::span<const int32_t> items,
+                    std::span<const float> weights, float* out) const override {
+      if (items.empty()) {
+        if (fitted_user < 0 || fitted_user >= m_->n_users_) return false;
+        std::copy_n(m_->user_.data() + static_cast<size_t>(fitted_user) * m_->stride_, m_->stride_,
+                    out);
+        return true;
+      }
+      SolveExact(items, weights, m_->item_.data(), m_->gram_.data(), m_->o_.factors, m_->stride_,
+                 static_cast<float>(m_->o_.alpha), out);
+      return true;
+    }
+
+   private:
+    const Als* m_;
+  };
+  const FactorModel* factors() const override { return fitted_ ? &factors_ : nullptr; }
 
   DenseArray<float> Unpad(const std::vector<float>& padded, int32_t rows) const {
     DenseArray<float> a;
@@ -617,6 +644,7 @@ class Als final : public Recommender {
   std::vector<float> normalized_;   // item factors scaled to unit length, for SimilarItems
   std::vector<float> panels_;       // item factors in panels (MakePanels), for RecommendFused
   double last_fit_flops_ = 0;
+  Factors factors_{this};
 };
 
 }  // namespace

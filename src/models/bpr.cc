@@ -168,7 +168,7 @@ class BprRecommender : public Recommender {
                                      " items, the model " + std::to_string(items_));
     }
     for (int32_t u : users) {
-      if (u < 0 || u >= history.rows || u >= users_) {
+      if (u < 0 || u >= history.rows || (u >= users_ && !options.fold_in)) {
         return Status::InvalidArgument("bpr: user " + std::to_string(u) +
                                        " is not a fitted user with history (" +
                                        std::to_string(users_) + " users fitted, " +
@@ -181,9 +181,14 @@ class BprRecommender : public Recommender {
 #pragma omp parallel if (count > 16)
     {
       std::vector<float> scores(static_cast<size_t>(items_));
+      std::vector<float> folded(static_cast<size_t>(width));
 #pragma omp for schedule(dynamic, 4)
       for (int64_t n = 0; n < count; ++n) {
         const float* xu = &user_factors_[users[n] * width];
+        if (options.fold_in) {
+          FoldIn(history.RowIndices(users[n]), history.RowData(users[n]), folded.data());
+          xu = folded.data();
+        }
         for (int32_t i = 0; i < items_; ++i) {
           const float* yi = &item_factors_[i * width];
           float s = 0;
@@ -265,6 +270,54 @@ class BprRecommender : public Recommender {
     }
   }
 
+  // A user vector from a history alone: the weighted mean of the item factors (bias left out)
+  // and the constant 1 that meets the item bias. BPR has no closed-form solve; the mean points
+  // where the user's items are, which is what the learned vectors do too.
+  void FoldIn(std::span<const int32_t> items, std::span<const float> weights, float* out) const {
+    const int64_t width = p_.factors + 1;
+    std::fill(out, out + width, 0.0f);
+    double total = 0;
+    for (size_t n = 0; n < items.size(); ++n) {
+      const float w = weights.empty() ? 1.0f : weights[n];
+      const float* yi = &item_factors_[items[n] * width];
+      for (int64_t j = 0; j < p_.factors; ++j) out[j] += w * yi[j];
+      total += w;
+    }
+    if (total > 0) {
+      for (int64_t j = 0; j < p_.factors; ++j) out[j] = static_cast<float>(out[j] / total);
+    }
+    out[p_.factors] = 1.0f;
+  }
+
+  class Factors final : public FactorModel {
+   public:
+    explicit Factors(const BprRecommender* m) : m_(m) {}
+    int dims() const override { return m_->p_.factors + 1; }
+    int32_t item_count() const override { return m_->items_; }
+    const float* ItemVector(int32_t item) const override {
+      return m_->item_factors_.data() + static_cast<size_t>(item) * dims();
+    }
+    bool UserVector(int32_t fitted_user, std::span<const int32_t> items,
+                    std::span<const float> weights, float* out) const override {
+      if (items.empty()) {
+        if (fitted_user < 0 || fitted_user >= m_->users_) return false;
+        std::copy_n(m_->user_factors_.data() + static_cast<size_t>(fitted_user) * dims(), dims(),
+                    out);
+        return true;
+      }
+      m_->FoldIn(items, weights, out);
+      return true;
+    }
+
+   private:
+    const BprRecommender* m_;
+  };
+
+ public:
+  const FactorModel* factors() const override { return items_ >= 0 ? &factors_ : nullptr; }
+
+ private:
+  Factors factors_{this};
   BprParams p_;
   int32_t users_ = -1, items_ = -1;  // -1 until fitted or loaded
   // Row-major, factors + 1 columns: users end in a constant 1, items in their bias.

@@ -161,6 +161,66 @@ TEST_P(ConformanceTest, RecommendsUnseenItemsOfTheUsersOwnHalf) {
   }
 }
 
+// Serving scores a one-row history built per request (RecommendOptions::fold_in): a user's own
+// row alone, as row 0 of a one-row matrix, must still give items of the user's half.
+TEST_P(ConformanceTest, FoldInFromAOneRowHistoryStaysInTheUsersHalf) {
+  for (int32_t u : {0, kUsers - 1}) {
+    CsrMatrix row;
+    row.rows = 1;
+    row.cols = matrix_.cols;
+    row.indices.assign(matrix_.RowIndices(u).begin(), matrix_.RowIndices(u).end());
+    row.data.assign(matrix_.RowData(u).begin(), matrix_.RowData(u).end());
+    row.indptr = {0, static_cast<int64_t>(row.indices.size())};
+    RecommendOptions options;
+    options.fold_in = true;
+    std::vector<std::vector<ItemScore>> out;
+    const int32_t zero = 0;
+    Status st = model_->Recommend(std::span<const int32_t>(&zero, 1), row, 5, options, &out);
+    ASSERT_TRUE(st.ok()) << model_->spec() << ": " << st.ToString();
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(out[0].size(), 5u) << model_->spec();
+    for (const ItemScore& s : out[0]) {
+      EXPECT_FALSE(Contains(row.RowIndices(0), s.item)) << model_->spec();
+      if (Personalised(GetParam())) {
+        EXPECT_EQ(Half(s.item, kItems), Half(u, kUsers))
+            << model_->spec() << ": folded-in user " << u << " got item " << s.item;
+      }
+    }
+  }
+}
+
+// Factor models expose vectors whose dot products are the model's scores.
+TEST_P(ConformanceTest, FactorViewScoresAgreeWithRecommend) {
+  const FactorModel* f = model_->factors();
+  if (GetParam() != "als" && GetParam() != "bpr") {
+    EXPECT_EQ(f, nullptr);
+    return;
+  }
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->item_count(), matrix_.cols);
+  auto lists = Recommend(3, RecommendOptions());
+  std::vector<float> x(static_cast<size_t>(f->dims()));
+  for (int32_t u = 0; u < kUsers; ++u) {
+    ASSERT_TRUE(f->UserVector(u, {}, {}, x.data()));
+    for (const ItemScore& s : lists[static_cast<size_t>(u)]) {
+      float dot = 0;
+      const float* y = f->ItemVector(s.item);
+      for (int d = 0; d < f->dims(); ++d) dot += x[static_cast<size_t>(d)] * y[d];
+      EXPECT_NEAR(dot, s.score, 1e-3 * std::max(1.0f, std::abs(s.score))) << model_->spec();
+    }
+  }
+  EXPECT_FALSE(f->UserVector(kUsers + 5, {}, {}, x.data())) << "not a fitted user";
+  // A folded-in vector from user 0's history prefers user 0's half.
+  ASSERT_TRUE(f->UserVector(-1, matrix_.RowIndices(0), matrix_.RowData(0), x.data()));
+  float own = 0, other = 0;
+  for (int32_t i = 0; i < kItems; ++i) {
+    float dot = 0;
+    for (int d = 0; d < f->dims(); ++d) dot += x[static_cast<size_t>(d)] * f->ItemVector(i)[d];
+    (Half(i, kItems) == 0 ? own : other) += dot;
+  }
+  EXPECT_GT(own, other) << model_->spec();
+}
+
 TEST_P(ConformanceTest, HistoryIsKeptWhenAskedAndFilterIsHonoured) {
   RecommendOptions keep;
   keep.exclude_history = false;

@@ -133,7 +133,15 @@ Status HybridRecommender::Recommend(std::span<const int32_t> users, const CsrMat
     return Status::InvalidArgument("hybrid: history has " + std::to_string(history.cols) +
                                    " items, the model " + std::to_string(items_));
   }
+  if (!options.blend_weights.empty() && options.blend_weights.size() != p_.weights.size()) {
+    return Status::InvalidArgument("hybrid: " + std::to_string(options.blend_weights.size()) +
+                                   " blend weights given for " + std::to_string(p_.weights.size()) +
+                                   " components");
+  }
+  const std::vector<double>& weights =
+      options.blend_weights.empty() ? p_.weights : options.blend_weights;
   RecommendOptions inner = options;
+  inner.blend_weights.clear();
   if (!available_.empty()) {
     inner.item_filter = [this, &options](int32_t item) {
       return available_[static_cast<size_t>(item)] != 0 &&
@@ -144,10 +152,10 @@ Status HybridRecommender::Recommend(std::span<const int32_t> users, const CsrMat
   std::vector<std::unordered_map<int32_t, double>> blends(users.size());
   std::vector<std::vector<ItemScore>> lists;
   for (size_t c = 0; c < components_.size(); ++c) {
-    if (p_.weights[c] == 0) continue;
+    if (weights[c] == 0) continue;
     Status st = components_[c]->Recommend(users, history, candidates, inner, &lists);
     if (!st.ok()) return st.WithContext("hybrid component " + p_.models[c]);
-    for (size_t n = 0; n < users.size(); ++n) AddNormalised(lists[n], p_.weights[c], &blends[n]);
+    for (size_t n = 0; n < users.size(); ++n) AddNormalised(lists[n], weights[c], &blends[n]);
   }
   out->assign(users.size(), {});
   for (size_t n = 0; n < users.size(); ++n) {

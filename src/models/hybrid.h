@@ -47,6 +47,9 @@ class HybridRecommender : public Recommender {
   // dir/component-<i>-<name>.
   Status Save(const std::string& dir) const override;
   Status Load(const std::string& dir) override;
+  // The components' names and the fitted blend weights (RecommendOptions::blend_weights
+  // overrides them per call, in this order).
+  const HybridParams& params() const { return p_; }
 
   // One line per item of `items`, why user (a row of history) might like it: "because you viewed
   // <name of the history item most similar to it by the itemknn or content component>", else

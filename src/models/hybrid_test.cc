@@ -189,3 +189,37 @@ TEST(HybridTest, BadSpecsAreRejectedNamingTheProblem) {
 
 }  // namespace
 }  // namespace recsys
+
+namespace recsys {
+namespace {
+
+// RecommendOptions::blend_weights replace the fitted weights for one call: all weight on
+// popularity gives popularity's own lists; a wrong count is an error naming the counts.
+TEST(HybridBlendWeights, OverrideTheFittedWeightsPerCall) {
+  auto hybrid = CreateRecommender("hybrid:models=itemknn+popularity,weights=1+0");
+  ASSERT_TRUE(hybrid.ok());
+  const CsrMatrix m = Halves();
+  FitOptions fit;
+  fit.threads = 1;
+  ASSERT_TRUE((*hybrid)->Fit(m, fit).ok());
+  const std::vector<std::vector<int32_t>> popular = TopLists("popularity", 3);
+  RecommendOptions options;
+  options.blend_weights = {0, 1};
+  std::vector<std::vector<ItemScore>> out;
+  ASSERT_TRUE((*hybrid)->Recommend(AllUsers(), m, 3, options, &out).ok());
+  for (int32_t u = 0; u < kUsers; ++u) {
+    std::vector<int32_t> items;
+    for (const ItemScore& s : out[static_cast<size_t>(u)]) items.push_back(s.item);
+    EXPECT_EQ(items, popular[static_cast<size_t>(u)]) << "user " << u;
+  }
+  options.blend_weights = {1};
+  Status st = (*hybrid)->Recommend(AllUsers(), m, 3, options, &out);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("1 blend weights given for 2 components"), std::string::npos)
+      << st.message();
+  const auto& h = dynamic_cast<const HybridRecommender&>(**hybrid);
+  EXPECT_EQ(h.params().models, (std::vector<std::string>{"itemknn", "popularity"}));
+}
+
+}  // namespace
+}  // namespace recsys

@@ -62,6 +62,31 @@ struct RecommendOptions {
   bool exclude_history = true;
   // If set, only items for which it returns true are recommended.
   std::function<bool(int32_t item)> item_filter;
+  // Score every user from its row of history alone, even a user the model was fitted on
+  // (matrix factorisation solves the user's vector against the item factors: "fold-in"). For
+  // serving, where history holds rows built per request whose indices are not fitted users.
+  bool fold_in = false;
+  // hybrid only: the components' blend weights for this call, one per component; empty = the
+  // fitted weights. Ignored by other models.
+  std::vector<double> blend_weights;
+};
+
+// What matrix factorisation models (als, bpr) expose for serving: scores are dot products of a
+// user vector and the item vectors, so candidates can come from an approximate
+// nearest-neighbour index over the item vectors.
+class FactorModel {
+ public:
+  virtual ~FactorModel() = default;
+  // Length of every vector (may include zero padding or a bias term).
+  virtual int dims() const = 0;
+  virtual int32_t item_count() const = 0;
+  // Item i's vector, dims() floats. REQUIRES: 0 <= item < item_count().
+  virtual const float* ItemVector(int32_t item) const = 0;
+  // Writes dims() floats into out: when items is empty, the learned vector of fitted user
+  // `fitted_user` (false when it is not a fitted user); otherwise the vector solved from that
+  // history (items, sorted ascending, with their interaction weights), whatever fitted_user is.
+  virtual bool UserVector(int32_t fitted_user, std::span<const int32_t> items,
+                          std::span<const float> weights, float* out) const = 0;
 };
 
 class Recommender {
@@ -93,6 +118,9 @@ class Recommender {
   // (docs/formats/model-artifacts.md); Load reads it back into a model made from the same spec.
   virtual Status Save(const std::string& dir) const = 0;
   virtual Status Load(const std::string& dir) = 0;
+
+  // Non-null for matrix factorisation models once fitted or loaded; owned by the model.
+  virtual const FactorModel* factors() const { return nullptr; }
 };
 
 // "name:key=value,key=value". Unknown names and keys, and bad values, are InvalidArgument
