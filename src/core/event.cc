@@ -237,16 +237,20 @@ enum Field : int {
   kDevice,
   kRecId,
   kPosition,
+  kModel,
+  kModelVersion,
+  kVariant,
+  kItems,
   kRating,
   kAttributes,
   kFieldCount,
 };
 
 constexpr std::string_view kFieldNames[kFieldCount] = {
-    "event_id",   "event_type", "event_time", "schema_version", "user_id",
-    "session_id", "product_id", "quantity",   "price",          "currency",
-    "order_id",   "query",      "page",       "referrer",       "device",
-    "rec_id",     "position",   "rating",     "attributes",
+    "event_id",      "event_type", "event_time", "schema_version", "user_id",    "session_id",
+    "product_id",    "quantity",   "price",      "currency",       "order_id",   "query",
+    "page",          "referrer",   "device",     "rec_id",         "position",   "model",
+    "model_version", "variant",    "items",      "rating",         "attributes",
 };
 
 constexpr double kMaxRating = 10;
@@ -474,6 +478,32 @@ std::optional<Rejection> ParseAttributes(simdjson::dom::element v, Event* out) {
   return std::nullopt;
 }
 
+// The items of a served list: an array of at most Event::kMaxItems non-empty strings.
+std::optional<Rejection> ParseItems(simdjson::dom::element v, std::vector<std::string>* out) {
+  simdjson::dom::array arr;
+  if (v.get_array().get(arr)) return WrongType("items", "an array of strings", v);
+  if (arr.size() > Event::kMaxItems) {
+    return Reject(RejectReason::kWrongType, "items has " + std::to_string(arr.size()) +
+                                                " entries, more than " +
+                                                std::to_string(Event::kMaxItems));
+  }
+  out->reserve(arr.size());
+  size_t index = 0;
+  for (simdjson::dom::element item : arr) {
+    std::string_view s;
+    if (item.get_string().get(s)) {
+      return WrongType("items[" + std::to_string(index) + "]", "a string", item);
+    }
+    if (s.empty()) {
+      return Reject(RejectReason::kWrongType,
+                    "items[" + std::to_string(index) + "] is an empty string");
+    }
+    out->emplace_back(s);
+    ++index;
+  }
+  return std::nullopt;
+}
+
 // Clears *e for reuse, keeping the capacity of its strings.
 void ResetEvent(Event* e) {
   e->event_id.clear();
@@ -481,9 +511,11 @@ void ResetEvent(Event* e) {
   e->event_time_ms = 0;
   e->schema_version = kSchemaVersion;
   for (std::string* s : {&e->user_id, &e->session_id, &e->product_id, &e->currency, &e->order_id,
-                         &e->query, &e->page, &e->referrer, &e->device, &e->rec_id}) {
+                         &e->query, &e->page, &e->referrer, &e->device, &e->rec_id, &e->model,
+                         &e->model_version, &e->variant}) {
     s->clear();
   }
+  e->items.clear();
   e->quantity.reset();
   e->price.reset();
   e->position.reset();
@@ -595,6 +627,17 @@ void AppendEventJson(const Event& e, std::string* out) {
   AppendStringField(",\"device\":", e.device, out);
   AppendStringField(",\"rec_id\":", e.rec_id, out);
   AppendOptInt(",\"position\":", e.position, out);
+  AppendStringField(",\"model\":", e.model, out);
+  AppendStringField(",\"model_version\":", e.model_version, out);
+  AppendStringField(",\"variant\":", e.variant, out);
+  if (!e.items.empty()) {
+    out->append(",\"items\":[");
+    for (size_t i = 0; i < e.items.size(); ++i) {
+      if (i > 0) out->push_back(',');
+      AppendJsonString(e.items[i], out);
+    }
+    out->push_back(']');
+  }
   AppendOptDouble(",\"rating\":", e.rating, out);
   if (!e.user.empty() || !e.product.empty()) {
     out->append(",\"attributes\":");
@@ -750,6 +793,9 @@ std::optional<Rejection> EventParser::Parse(std::string_view json, const Validat
       {kReferrer, &Event::referrer},
       {kDevice, &Event::device},
       {kRecId, &Event::rec_id},
+      {kModel, &Event::model},
+      {kModelVersion, &Event::model_version},
+      {kVariant, &Event::variant},
   };
   for (const auto& [f, member] : kStrings) {
     if (!present[f]) continue;
@@ -769,6 +815,9 @@ std::optional<Rejection> EventParser::Parse(std::string_view json, const Validat
     int64_t pos = 0;
     if ((r = GetCount("position", fields[kPosition], &pos))) return r;
     out->position = pos;
+  }
+  if (present[kItems]) {
+    if ((r = ParseItems(fields[kItems], &out->items))) return r;
   }
   if (present[kRating]) {
     double rating = 0;

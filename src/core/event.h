@@ -69,6 +69,8 @@ struct ProductAttributes {
 };
 
 struct Event {
+  static constexpr size_t kMaxItems = 1000;  // longest items list EventParser accepts
+
   std::string event_id;
   EventType type = EventType::kPageView;
   int64_t event_time_ms = 0;
@@ -82,6 +84,12 @@ struct Event {
   std::string currency, order_id, query, page, referrer, device;
   std::string rec_id;  // which served recommendation list led here
   std::optional<int64_t> position;
+  // The served list (clickstream, mostly recommendation_impression): the recommender that made
+  // it, its version and the A/B variant it was served under. Empty = not given.
+  std::string model, model_version, variant;
+  // The product ids of the served list, position i + 1 at index i; each non-empty, at most
+  // kMaxItems. Empty = not given.
+  std::vector<std::string> items;
   // Explicit feedback, 0 to 10 (a source's own scale, e.g. MovieLens stars 0.5 to 5, kept as
   // is). Mostly on product_view events.
   std::optional<double> rating;
