@@ -39,6 +39,8 @@ Result<GoldCurrent> ParseGoldCurrent(std::string_view text, const std::string& w
   }
   GoldCurrent current;
   current.snapshot = std::string(snapshot);
+  std::string_view as_of;
+  if (!doc["as_of"].get_string().get(as_of)) current.as_of = std::string(as_of);
   simdjson::dom::array array;
   if (!doc["tables"].get_array().get(array)) {
     for (simdjson::dom::element t : array) {

@@ -24,6 +24,7 @@ struct LakeView {
 // What gold/_current.json says: the current snapshot and its tables.
 struct GoldCurrent {
   std::string snapshot;
+  std::string as_of;  // RFC 3339, "" when gold had no events
   std::vector<std::string> tables;
 };
 // Parses the text of gold/_current.json; `where` names it in errors.
