@@ -171,7 +171,7 @@ TEST(CliTest, DemoRunsToBronzeAndCanBeRerun) {
   std::string data = dir.path() + "/demo";
   for (int run = 0; run < 2; ++run) {
     CommandResult r = RunRecsys({"demo", "--data-dir", data, "--users", "300", "--products", "100",
-                                 "--days", "5", "--json", "--quiet"});
+                                 "--days", "5", "--json", "--quiet", "--serve=false"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("\"bronze_files\":"), std::string::npos) << r.out;
   }

@@ -70,13 +70,20 @@ CommandResult RunRecsys(const std::vector<std::string>& args, const std::vector<
 }
 
 pid_t SpawnRecsys(const std::vector<std::string>& args) {
+  return SpawnRecsysTo(args, "/dev/null", "/dev/null");
+}
+
+pid_t SpawnRecsysTo(const std::vector<std::string>& args, const std::string& out_path,
+                    const std::string& err_path) {
   std::vector<std::string> storage;
   std::vector<char*> argv = Argv(args, &storage);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   pid_t pid = -1;
   if (posix_spawn(&pid, RECSYS_BIN, &actions, nullptr, argv.data(), environ) != 0) pid = -1;
   posix_spawn_file_actions_destroy(&actions);

@@ -25,6 +25,9 @@ CommandResult RunRecsys(const std::vector<std::string>& args,
                         const std::vector<std::string>& env = {});
 // Starts it without waiting; stdout and stderr go to /dev/null.
 pid_t SpawnRecsys(const std::vector<std::string>& args);
+// Starts it without waiting, stdout and stderr written to these files (created or truncated).
+pid_t SpawnRecsysTo(const std::vector<std::string>& args, const std::string& out_path,
+                    const std::string& err_path);
 
 // Every bronze file under lake/bronze/topics: key relative to the lake -> decompressed content.
 std::map<std::string, std::string> ReadBronze(const std::string& lake);

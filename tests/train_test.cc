@@ -164,7 +164,8 @@ TEST(TrainCommandTest, DemoPublishesModelsAndPrintsARecommendLineThatRuns) {
   TempDir dir;
   const std::string data = dir.path() + "/demo";
   CommandResult r = RunRecsys(
-      {"demo", "--data-dir", data, "--users", "200", "--products", "60", "--days", "4", "--quiet"});
+      {"demo", "--data-dir", data, "--users", "200", "--products", "60", "--days", "4", "--quiet",
+       "--serve=false"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string prefix = "  recsys recommend --data-dir " + data + " --user ";
   size_t at = r.out.find(prefix);

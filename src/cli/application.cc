@@ -241,6 +241,18 @@ Application::Application() {
        "popular items.",
        {"recommend"},
        RunRecommend},
+      {"serve",
+       "the HTTP recommendation API: recommendations, tracking, profiles, analytics, admin",
+       "recsys serve [--listen 127.0.0.1:8080] [--model NAME] [--admin-token T]",
+       "Serves the current model versions of the lake's registry and its gold data over HTTP "
+       "(docs/api.md; GET /openapi.json describes every route). Events POSTed to /v1/events go "
+       "to the event log and count at once: a click changes the next list. Served lists are "
+       "logged as recommendation_impression events, so click-through is measured per model and "
+       "A/B variant. New model versions are picked up without a failed request. SIGTERM or "
+       "SIGINT stops it after the requests in flight.",
+       {"serve", "log"},
+       RunServe,
+       false},
       {"log topics",
        "list topics, partitions, offsets and the sink's lag",
        "recsys log topics",
@@ -266,10 +278,11 @@ Application::Application() {
        "recsys demo [--users N] [--days N]",
        "Generates a shop into a fresh data folder and runs it through the pipeline: event log, "
        "bronze, silver, gold; evaluates every model beside popularity, trains and publishes "
-       "them, and prints a `recsys recommend` line to try. 1% of the generated records are bad "
-       "(--bad-rate changes it) so the quarantine has work. Refuses a data folder that holds "
-       "data it did not make.",
-       {"generate", "log", "sink", "process", "train"},
+       "them, then serves them over HTTP (as `recsys serve`, until Ctrl-C; --serve=false ends "
+       "after training) and prints a `curl` line that returns recommendations. 1% of the "
+       "generated records are bad (--bad-rate changes it) so the quarantine has work. Refuses a "
+       "data folder that holds data it did not make.",
+       {"generate", "log", "sink", "process", "train", "demo", "serve"},
        RunDemo},
   };
 }

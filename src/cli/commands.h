@@ -30,6 +30,10 @@ Status RunTrain(CommandContext& ctx);
 Status RunModelsList(CommandContext& ctx);
 Status RunRecommend(CommandContext& ctx);
 Status RunTune(CommandContext& ctx);
+Status RunServe(CommandContext& ctx);
+// recsys serve's body, for the demo's last step: prints its address (and `hint`, when not
+// empty) and serves until SIGTERM or SIGINT.
+Status ServeStep(CommandContext& ctx, const std::string& hint);
 
 // Module options from the resolved settings.
 Result<EmbeddedLogOptions> LogOptionsFrom(const Config& config);
@@ -38,6 +42,8 @@ Result<BronzeSinkOptions> SinkOptionsFrom(const Config& config);
 
 Result<std::unique_ptr<EventLog>> OpenLog(const CommandContext& ctx);
 Result<std::unique_ptr<ObjectStore>> OpenLake(const CommandContext& ctx);
+// The lake folder as an absolute, normalised path.
+Result<std::string> LakeRoot(const CommandContext& ctx);
 // The interactions of evaluate.source: "gold" or "movielens:<ratings file or folder>".
 Result<InteractionData> LoadSource(const CommandContext& ctx, const std::string& source);
 

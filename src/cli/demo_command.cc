@@ -85,7 +85,16 @@ Status RunDemo(CommandContext& ctx) {
   ctx.text += "  recsys sql --data-dir " + ctx.DataDir() +
               " \"select segment, count(*) from user_features group by 1 order by 2 desc\"\n" +
               "  recsys log topics --data-dir " + ctx.DataDir() + "\n";
-  return Status::OK();
+  if (!ctx.config->GetBool("demo.serve")) return Status::OK();
+  ctx.text += "== 6. serve: the recommendation API over HTTP (Ctrl-C stops it)\n";
+  if (!ctx.json) {
+    std::fputs(ctx.text.c_str(), stdout);
+    ctx.text.clear();
+  }
+  const std::string hint = "try:\n  curl -s '{base}/v1/users/" + example_user +
+                           "/recommendations?k=5'\n  curl -s '{base}/v1/users/" + example_user +
+                           "/profile'\n  curl -s '{base}/openapi.json'\n";
+  return ServeStep(ctx, hint);
 }
 
 }  // namespace recsys

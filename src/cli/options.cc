@@ -1,4 +1,5 @@
 // Module options from resolved settings, and opening the configured backends.
+#include <filesystem>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -55,6 +56,13 @@ Result<BronzeSinkOptions> SinkOptionsFrom(const Config& c) {
 Result<std::unique_ptr<EventLog>> OpenLog(const CommandContext& ctx) {
   RECSYS_ASSIGN_OR_RETURN(EmbeddedLogOptions options, LogOptionsFrom(*ctx.config));
   return OpenEmbeddedLog(ctx.LogDir(), options);
+}
+
+Result<std::string> LakeRoot(const CommandContext& ctx) {
+  std::error_code ec;
+  std::string root = std::filesystem::absolute(ctx.LakeDir(), ec).lexically_normal().string();
+  if (ec) return Status::IOError("lake " + ctx.LakeDir() + ": " + ec.message());
+  return root;
 }
 
 Result<std::unique_ptr<ObjectStore>> OpenLake(const CommandContext& ctx) {

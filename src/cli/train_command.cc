@@ -22,13 +22,6 @@ constexpr const char* kEvaluationSplit = "random-per-user:0.75";
 constexpr uint64_t kEvaluationSeed = 42;
 constexpr int kEvaluationK = 10;
 
-Result<std::string> LakeRoot(const CommandContext& ctx) {
-  std::error_code ec;
-  std::string root = std::filesystem::absolute(ctx.LakeDir(), ec).lexically_normal().string();
-  if (ec) return Status::IOError("lake " + ctx.LakeDir() + ": " + ec.message());
-  return root;
-}
-
 void WriteMetrics(JsonWriter& j, const RankingMetrics& m) {
   j.BeginObject();
   j.Key("k");
