@@ -50,6 +50,10 @@ Event FullEvent(EventType type) {
   e.device = "mobile";
   e.rec_id = "rec-7";
   e.position = 0;
+  e.model = "als \"v\"";
+  e.model_version = "2024-03-01T00:00:00Z";
+  e.variant = "b\xC3\xA9";
+  e.items = {"p1", "p\"2\"", "\xE6\x97\xA5"};
   e.rating = 4.5;
   e.user.country = "DE";
   e.user.city = "K\xC3\xB6ln";
@@ -360,6 +364,91 @@ TEST(EventRoundTripTest, RatingIsWrittenAfterPositionAndReadBack) {
     SCOPED_TRACE(rating);
     e.rating = rating;
     ExpectRoundTrip(parser, e);
+  }
+}
+
+TEST(EventRoundTripTest, ServedListFieldsAreWrittenAfterPositionAndReadBack) {
+  EventParser parser;
+  Event e = MinimalEvent(EventType::kRecommendationImpression);
+  e.rec_id = "r1";
+  e.position = 1;
+  e.model = "als";
+  e.model_version = "v3";
+  e.variant = "b";
+  e.items = {"p1", "p2"};
+  e.rating = 2;
+  EXPECT_EQ(EventToJson(e),
+            R"({"event_id":"e1","event_type":"recommendation_impression",)"
+            R"("event_time":"2024-03-01T11:22:33.456Z","schema_version":1,"user_id":"u1",)"
+            R"("session_id":"s1","rec_id":"r1","position":1,"model":"als","model_version":"v3",)"
+            R"("variant":"b","items":["p1","p2"],"rating":2})");
+  ExpectRoundTrip(parser, e);
+  // Each field alone, on every clickstream type.
+  for (EventType t : AllTypes()) {
+    if (TopicOf(t) != Topic::kClickstream) continue;
+    SCOPED_TRACE(EventTypeName(t));
+    Event only = MinimalEvent(t);
+    only.model = "m";
+    ExpectRoundTrip(parser, only);
+    only = MinimalEvent(t);
+    only.model_version = "v";
+    ExpectRoundTrip(parser, only);
+    only = MinimalEvent(t);
+    only.variant = "control";
+    ExpectRoundTrip(parser, only);
+    only = MinimalEvent(t);
+    only.items = {"p9"};
+    ExpectRoundTrip(parser, only);
+  }
+  // The longest list allowed.
+  e.items.clear();
+  for (size_t i = 0; i < Event::kMaxItems; ++i) e.items.push_back("p" + std::to_string(i));
+  ExpectRoundTrip(parser, e);
+}
+
+TEST(EventRoundTripTest, EmptyItemsAreOmittedAndAnEmptyArrayReadsAsNone) {
+  EventParser parser;
+  Event e = MinimalEvent(EventType::kRecommendationImpression);
+  EXPECT_EQ(EventToJson(e).find("items"), std::string::npos);
+  Event back;
+  auto r = parser.Parse(
+      R"({"event_id":"e","event_type":"recommendation_impression",)"
+      R"("event_time":"2024-03-01T10:00:00Z","user_id":"u","session_id":"s","items":[]})",
+      Options(), &back);
+  ASSERT_FALSE(r) << r->message;
+  EXPECT_TRUE(back.items.empty());
+}
+
+TEST(EventParserTest, ServedListFieldsOfWrongTypeAreRejectedNamingTheField) {
+  const std::string head = R"({"event_id":"e","event_type":"recommendation_impression",)"
+                           R"("event_time":"2024-03-01T10:00:00Z","user_id":"u","session_id":"s",)";
+  std::string too_many = R"("items":[)";
+  for (size_t i = 0; i <= Event::kMaxItems; ++i)
+    too_many += (i > 0 ? ",\"p" : "\"p") + std::to_string(i) + "\"";
+  too_many += "]";
+  const std::pair<std::string, std::string> cases[] = {
+      {R"("model":3)", "model must be a string"},
+      {R"("model":null)", "model must be a string"},
+      {R"("model_version":["v1"])", "model_version must be a string"},
+      {R"("variant":{"a":1})", "variant must be a string"},
+      {R"("variant":true)", "variant must be a string"},
+      {R"("items":"p1")", "items must be an array"},
+      {R"("items":{"p1":1})", "items must be an array"},
+      {R"("items":["p1",2])", "items[1] must be a string"},
+      {R"("items":["p1",null])", "items[1] must be a string"},
+      {R"("items":[["p1"]])", "items[0] must be a string"},
+      {R"("items":["p1",""])", "items[1] is an empty string"},
+      {too_many, "items has 1001 entries"},
+  };
+  EventParser parser;
+  for (const auto& [field, message] : cases) {
+    const std::string json = head + field + "}";
+    SCOPED_TRACE(json.substr(0, 200));
+    Event e;
+    auto r = parser.Parse(json, Options(), &e);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(RejectReasonCode(r->reason), "wrong_type") << r->message;
+    EXPECT_NE(r->message.find(message), std::string::npos) << r->message;
   }
 }
 
