@@ -32,6 +32,7 @@
 #include "serve/http_client.h"
 #include "serve/http_server.h"
 #include "serve/live_events.h"
+#include "serve/test_lake.h"
 
 namespace recsys {
 namespace {
@@ -41,25 +42,6 @@ constexpr size_t kMaxBody = 128 << 10;
 constexpr size_t kMaxBatch = 50;
 
 // ---- the lake: generated shop -> event log -> bronze -> silver -> gold -> models ----
-
-Status GenerateIntoLog(EventLog* log, const GeneratorOptions& g) {
-  Generator generator(g);
-  struct Pending {
-    std::string key, value;
-    int64_t time_ms;
-  };
-  std::map<Topic, std::vector<Pending>> pending;
-  RECSYS_RETURN_IF_ERROR(generator.Run([&](const GeneratedRecord& r) {
-    pending[r.topic].push_back({std::string(r.key), std::string(r.json), r.time_ms});
-    return Status::OK();
-  }));
-  for (const auto& [topic, records] : pending) {
-    std::vector<LogRecord> batch;
-    for (const Pending& p : records) batch.push_back({p.key, p.value, p.time_ms});
-    RECSYS_RETURN_IF_ERROR(log->Append(TopicName(topic), batch));
-  }
-  return log->Sync();
-}
 
 // Evaluates, fits on everything and publishes one spec, as `recsys train` does.
 Result<std::string> TrainAndPublish(const std::string& root, const std::string& spec) {
@@ -115,23 +97,7 @@ Status BuildLake(const std::string& root, const std::string& log_dir) {
   g.users = 300;
   g.products = 100;
   g.days = 4;
-  RECSYS_RETURN_IF_ERROR(GenerateIntoLog(log.get(), g));
-  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store, OpenLocalStore(root));
-  BronzeSinkOptions sink_options;
-  sink_options.flush_size = 1000000;
-  BronzeSink sink(log.get(), store.get(), sink_options);
-  BronzeSinkStats sink_stats;
-  RECSYS_RETURN_IF_ERROR(sink.RunOnce(&sink_stats));
-  LakeLocation lake{store.get(), root};
-  SilverOptions silver;
-  silver.threads = 2;
-  SilverReport silver_report;
-  RECSYS_RETURN_IF_ERROR(RunSilver(lake, silver, &silver_report));
-  GoldOptions gold;
-  gold.threads = 2;
-  gold.clusters = 3;
-  GoldReport gold_report;
-  RECSYS_RETURN_IF_ERROR(RunGold(lake, gold, &gold_report));
+  RECSYS_RETURN_IF_ERROR(BuildGeneratedLake(root, log.get(), g));
   for (const char* spec : {"popularity", "als:factors=16,iterations=5", "hybrid"}) {
     RECSYS_RETURN_IF_ERROR(TrainAndPublish(root, spec).status().WithContext(spec));
   }

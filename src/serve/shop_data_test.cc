@@ -18,11 +18,13 @@
 #include "core/files.h"
 #include "core/temp_dir.h"
 #include "generate/generator.h"
+#include "ingest/embedded_log.h"
 #include "lake/duckdb.h"
 #include "lake/object_store.h"
 #include "process/catalog.h"
 #include "process/gold.h"
 #include "process/silver.h"
+#include "serve/test_lake.h"
 
 namespace recsys {
 namespace {
@@ -32,42 +34,10 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// Writes a generated shop as bronze (one file per topic and hour), then runs silver and gold
-// in-process, as `recsys generate`, `sink`, `process silver` and `process gold` would.
+// A generated shop through the pipeline; its event log sits in the lake folder (under log/).
 Status BuildLake(const std::string& root, const GeneratorOptions& g) {
-  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store, OpenLocalStore(root));
-  Generator generator(g);
-  std::map<std::string, std::string> files;  // bronze key -> lines
-  std::map<std::string, int64_t> offsets;
-  RECSYS_RETURN_IF_ERROR(generator.Run([&](const GeneratedRecord& r) {
-    const std::string topic(TopicName(r.topic));
-    const CivilTime c = ToCivil(r.time_ms);
-    char folder[96];
-    std::snprintf(folder, sizeof(folder),
-                  "bronze/topics/%s/year=%04d/month=%02d/day=%02d/hour=%02d/", topic.c_str(),
-                  c.year, c.month, c.day, c.hour);
-    auto it = files.lower_bound(folder);
-    if (it == files.end() || !it->first.starts_with(folder)) {
-      char name[64];
-      std::snprintf(name, sizeof(name), "%s+0+%010lld.json", topic.c_str(),
-                    static_cast<long long>(offsets[topic]));
-      it = files.emplace(std::string(folder) + name, std::string()).first;
-    }
-    it->second.append(r.json).push_back('\n');
-    ++offsets[topic];
-    return Status::OK();
-  }));
-  for (const auto& [key, text] : files) RECSYS_RETURN_IF_ERROR(store->Put(key, text));
-  LakeLocation lake{store.get(), root};
-  SilverOptions silver;
-  silver.threads = 2;
-  SilverReport silver_report;
-  RECSYS_RETURN_IF_ERROR(RunSilver(lake, silver, &silver_report));
-  GoldOptions gold;
-  gold.threads = 2;
-  gold.clusters = 3;
-  GoldReport gold_report;
-  return RunGold(lake, gold, &gold_report);
+  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<EventLog> log, OpenEmbeddedLog(root + "/log", {}));
+  return BuildGeneratedLake(root, log.get(), g);
 }
 
 // One small generated lake for the whole suite (building it takes a few seconds).
