@@ -52,8 +52,8 @@ class Watcher {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
       lock.unlock();
-      Result<bool> changed = first || !engine_->ready() ? engine_->Reload()
-                                                        : engine_->ReloadIfChanged();
+      Result<bool> changed =
+          first || !engine_->ready() ? engine_->Reload() : engine_->ReloadIfChanged();
       lock.lock();
       if (!changed.ok()) {
         if (changed.status().message() != last_error) {
@@ -118,6 +118,7 @@ Status ServeStep(CommandContext& ctx, const std::string& hint) {
   engine_options.hnsw_ef_construction = static_cast<int>(c.GetInt("serve.hnsw_ef_construction"));
   engine_options.hnsw_ef_search = static_cast<int>(c.GetInt("serve.hnsw_ef_search"));
   engine_options.fold_in_cache = static_cast<size_t>(c.GetInt("serve.fold_in_cache"));
+  engine_options.candidate_cache_items = c.GetInt("serve.candidate_cache_items");
   Engine engine(engine_options, &live);
 
   MetricsRegistry metrics;
@@ -158,8 +159,7 @@ Status ServeStep(CommandContext& ctx, const std::string& hint) {
     Print(text);
   }
   {
-    Watcher watcher(&engine, static_cast<int>(c.GetInt("serve.reload_interval_ms")),
-                    ctx.quiet());
+    Watcher watcher(&engine, static_cast<int>(c.GetInt("serve.reload_interval_ms")), ctx.quiet());
     while (g_stop_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     Print("recsys serve: stopping (finishing requests in flight)\n");
     server.Stop();

@@ -593,6 +593,7 @@ struct Api::Impl {
   GaugeFamily* model_info = nullptr;
   Gauge* ready_gauge = nullptr;
   GaugeFamily* live_counts = nullptr;
+  GaugeFamily* candidate_cache = nullptr;
   std::mutex model_info_mu;
   std::set<std::pair<std::string, std::string>> model_info_set;  // children set to 1 before
 
@@ -617,6 +618,10 @@ struct Api::Impl {
                       ->WithLabels(std::vector<std::string>{});
     live_counts = metrics->AddGauge(
         "recsys_live_events", "Live event processing counts (LiveEventsCounts), by kind", {"kind"});
+    candidate_cache = metrics->AddGauge(
+        "recsys_candidate_cache_requests",
+        "Requests of fitted users served from cached candidates (hit) or filling them (miss)",
+        {"result"});
     for (const RouteDef& def : RouteDefs()) {
       Route r;
       r.def = &def;
@@ -1257,6 +1262,9 @@ struct Api::Impl {
     for (const auto& [kind, v] : counts) {
       live_counts->WithLabels({kind})->Set(static_cast<double>(v));
     }
+    const Engine::CacheCounts cache = engine->candidate_cache();
+    candidate_cache->WithLabels({"hit"})->Set(static_cast<double>(cache.hits));
+    candidate_cache->WithLabels({"miss"})->Set(static_cast<double>(cache.misses));
     resp->content_type = "text/plain; version=0.0.4";
     resp->body = metrics->Render();
   }

@@ -1,6 +1,7 @@
 #include "serve/engine.h"
 
 #include <hnswlib/hnswlib.h>
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -24,11 +25,13 @@ namespace {
 
 // Extra candidates asked of the index beyond k and the items that will be filtered out, so
 // the rules and the category filter usually leave k.
-constexpr int kCandidateSlack = 20;
+constexpr int kCandidateSlack = 10;
 // History items looked at when explaining a list (the heaviest ones).
 constexpr size_t kExplainHistory = 50;
 // Neighbours of a listed item searched for a history item, for models without factors.
 constexpr int32_t kExplainNeighbours = 100;
+// Candidates cached per fitted user beyond the size of the user's history.
+constexpr size_t kCachedCandidates = 40;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -45,11 +48,53 @@ bool CategoryMatches(const ProductInfo& p, const std::string& filter) {
          path.compare(filter.size(), 3, " > ") == 0;
 }
 
-float Dot(const float* a, const float* b, int n) {
+float DotPortable(const float* a, const float* b, int n) {
   float s = 0;
   for (int i = 0; i < n; ++i) s += a[i] * b[i];
   return s;
 }
+
+__attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, int n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  for (; i + 8 <= n; i += 8)
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  s0 = _mm256_add_ps(s0, s1);
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+  float s = _mm_cvtss_f32(h);
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+using DotFn = float (*)(const float*, const float*, int);
+// Chosen once, at start: AVX2 with FMA where the CPU has them (the binary stays portable).
+const DotFn kDot =
+    __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &DotAvx2 : &DotPortable;
+
+float Dot(const float* a, const float* b, int n) { return kDot(a, b, n); }
+
+// hnswlib's inner-product space ("distance" 1 - dot), with the dot product chosen at run time
+// instead of at compile time as hnswlib's own InnerProductSpace does.
+class InnerProductSpace final : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit InnerProductSpace(size_t dims) : dims_(dims) {}
+  size_t get_data_size() override { return dims_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return &Distance; }
+  void* get_dist_func_param() override { return &dims_; }
+
+ private:
+  static float Distance(const void* a, const void* b, const void* dims) {
+    return 1.0f - kDot(static_cast<const float*>(a), static_cast<const float*>(b),
+                       static_cast<int>(*static_cast<const size_t*>(dims)));
+  }
+  size_t dims_;
+};
 
 // One model version as loaded, shared by every state that serves it.
 struct ServedModel {
@@ -57,8 +102,19 @@ struct ServedModel {
   LoadedModel lm;
   const FactorModel* factors = nullptr;
   const HybridRecommender* hybrid = nullptr;
-  std::unique_ptr<hnswlib::InnerProductSpace> space;
+  std::unique_ptr<InnerProductSpace> space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+
+  // Per fitted user, the best items of the learned vector (unfiltered, best first), filled on
+  // first use: the index search is most of a request's work and a learned vector only changes
+  // with a new version. Null until filled; the budget caps the items held over all users.
+  std::unique_ptr<std::atomic<const std::vector<ItemScore>*>[]> candidates;
+  std::atomic<int64_t> candidate_budget{0};
+
+  ~ServedModel() {
+    if (candidates == nullptr) return;
+    for (int32_t u = 0; u < lm.users.size(); ++u) delete candidates[static_cast<size_t>(u)].load();
+  }
 };
 
 Result<std::shared_ptr<ServedModel>> LoadServedModel(const ModelRegistry& registry,
@@ -71,10 +127,16 @@ Result<std::shared_ptr<ServedModel>> LoadServedModel(const ModelRegistry& regist
   RECSYS_ASSIGN_OR_RETURN(m->lm, registry.Load(name, version));
   m->factors = m->lm.model->factors();
   m->hybrid = dynamic_cast<const HybridRecommender*>(m->lm.model.get());
+  if (m->factors != nullptr && options.candidate_cache_items > 0) {
+    const size_t users = static_cast<size_t>(m->lm.users.size());
+    m->candidates = std::make_unique<std::atomic<const std::vector<ItemScore>*>[]>(users);
+    for (size_t u = 0; u < users; ++u) m->candidates[u].store(nullptr);
+    m->candidate_budget = options.candidate_cache_items;
+  }
   if (m->factors != nullptr && m->factors->item_count() >= options.ann_min_items) {
     const FactorModel& f = *m->factors;
     const int32_t n = f.item_count();
-    m->space = std::make_unique<hnswlib::InnerProductSpace>(static_cast<size_t>(f.dims()));
+    m->space = std::make_unique<InnerProductSpace>(static_cast<size_t>(f.dims()));
     m->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
         m->space.get(), static_cast<size_t>(n), static_cast<size_t>(options.hnsw_m),
         static_cast<size_t>(options.hnsw_ef_construction), 42);
@@ -128,6 +190,13 @@ struct Slot {
   std::shared_ptr<ServedModel> model;
   std::vector<int32_t> gold_to_model;          // gold item index -> model item, -1 unknown
   std::vector<const ProductInfo*> product_of;  // model item -> catalog entry, null unknown
+
+  // The item's title, or its id when the catalog has none.
+  std::string_view Title(int32_t item) const {
+    const ProductInfo* p = product_of[static_cast<size_t>(item)];
+    if (p != nullptr && !p->title.empty()) return p->title;
+    return model->lm.items.Name(item);
+  }
 };
 
 struct VariantPlan {
@@ -170,6 +239,7 @@ struct Engine::Impl {
     std::unordered_map<std::string, std::pair<uint64_t, std::vector<float>>> map;
   };
   std::array<CacheShard, 16> cache;
+  std::atomic<int64_t> candidate_hits{0}, candidate_misses{0};
 
   Impl(EngineOptions o, LiveEvents* l)
       : options(std::move(o)), live(l), registry(options.lake_root) {}
@@ -431,6 +501,75 @@ struct Engine::Impl {
   }
 
   // Top items for a user vector from a factor model: HNSW candidates or a full scan.
+  // The n best items for x by score, unfiltered, best first (ties by item): from the index when
+  // there is one, else a full scan.
+  void Candidates(const ServedModel& m, const float* x, size_t n,
+                  std::vector<ItemScore>* out) const {
+    const FactorModel& f = *m.factors;
+    n = std::min<size_t>(n, static_cast<size_t>(f.item_count()));
+    out->clear();
+    if (m.hnsw != nullptr) {
+      auto heap = m.hnsw->searchKnn(x, n);
+      out->reserve(heap.size());
+      while (!heap.empty()) {
+        out->push_back({static_cast<int32_t>(heap.top().second), 1.0f - heap.top().first});
+        heap.pop();
+      }
+      std::sort(out->begin(), out->end(), [](const ItemScore& a, const ItemScore& b) {
+        return a.score > b.score || (a.score == b.score && a.item < b.item);
+      });
+      return;
+    }
+    std::vector<float> scores(static_cast<size_t>(f.item_count()));
+    for (int32_t i = 0; i < f.item_count(); ++i) {
+      scores[static_cast<size_t>(i)] = Dot(x, f.ItemVector(i), f.dims());
+    }
+    TopK(scores, static_cast<int>(n), {}, nullptr, out);
+  }
+
+  // A fitted user's cached candidates (see ServedModel::candidates), computed and kept on a
+  // miss while the budget lasts; null when the model has no cache.
+  const std::vector<ItemScore>* CachedCandidates(const ServedModel& m, int32_t user,
+                                                 size_t history) {
+    if (m.candidates == nullptr) return nullptr;
+    std::atomic<const std::vector<ItemScore>*>& slot = m.candidates[static_cast<size_t>(user)];
+    if (const std::vector<ItemScore>* hit = slot.load(std::memory_order_acquire)) {
+      candidate_hits.fetch_add(1, std::memory_order_relaxed);
+      return hit;
+    }
+    candidate_misses.fetch_add(1, std::memory_order_relaxed);
+    std::vector<float> x(static_cast<size_t>(m.factors->dims()));
+    if (!m.factors->UserVector(user, {}, {}, x.data())) return nullptr;
+    auto list = std::make_unique<std::vector<ItemScore>>();
+    Candidates(m, x.data(), history + kCachedCandidates, list.get());
+    ServedModel& mm = const_cast<ServedModel&>(m);
+    if (mm.candidate_budget.fetch_sub(static_cast<int64_t>(list->size())) < 0) {
+      mm.candidate_budget.fetch_add(static_cast<int64_t>(list->size()));
+      thread_local std::vector<ItemScore> uncached;
+      uncached = std::move(*list);
+      return &uncached;
+    }
+    const std::vector<ItemScore>* expected = nullptr;
+    if (slot.compare_exchange_strong(expected, list.get(), std::memory_order_acq_rel)) {
+      return list.release();
+    }
+    mm.candidate_budget.fetch_add(static_cast<int64_t>(list->size()));
+    return expected;  // another thread filled it first
+  }
+
+  // The allowed candidates, up to want, best first. False when fewer than want remain and the
+  // candidates do not cover the catalog (the caller searches further).
+  bool Select(const Ctx& c, const std::vector<ItemScore>& candidates, int want,
+              std::vector<ItemScore>* out) const {
+    out->clear();
+    for (const ItemScore& it : candidates) {
+      if (static_cast<int>(out->size()) >= want) break;
+      if (Allowed(c, it.item)) out->push_back(it);
+    }
+    return static_cast<int>(out->size()) >= want ||
+           candidates.size() >= static_cast<size_t>(c.slot->model->factors->item_count());
+  }
+
   void FactorTopK(const Ctx& c, const float* x, int want, std::vector<ItemScore>* out) const {
     const ServedModel& m = *c.slot->model;
     const FactorModel& f = *m.factors;
@@ -610,17 +749,20 @@ struct Engine::Impl {
     if (m.factors != nullptr) {
       std::vector<float> x(static_cast<size_t>(m.factors->dims()));
       bool have_vector = false;
+      bool done = false;
       if (!has_fresh && fitted >= 0 && !session) {
-        have_vector = m.factors->UserVector(fitted, {}, {}, x.data());
         out.source = "model";
+        const std::vector<ItemScore>* cached = CachedCandidates(m, fitted, hist.size());
+        done = cached != nullptr && Select(c, *cached, want, &list);
+        if (!done) have_vector = m.factors->UserVector(fitted, {}, {}, x.data());
       }
-      if (!have_vector && !hist.empty()) {
+      if (!done && !have_vector && !hist.empty()) {
         FoldIn(*c.slot, session ? std::string_view() : std::string_view(req.user_id),
                has_fresh ? fresh.version : 0, hist, hist_w, &x);
         have_vector = true;
         out.source = session ? "session" : "fold_in";
       }
-      if (have_vector) FactorTopK(c, x.data(), want, &list);
+      if (!done && have_vector) FactorTopK(c, x.data(), want, &list);
     } else if (!hist.empty() || m.name == "popularity") {
       CsrMatrix row;
       row.rows = 1;
@@ -650,8 +792,8 @@ struct Engine::Impl {
           for (size_t r = 0; r < list.size() && r < similar.size(); ++r) {
             for (const ItemScore& sim : similar[r]) {
               if (std::binary_search(hist.begin(), hist.end(), sim.item)) {
-                reasons[r] = "because you viewed " +
-                             std::string(s->shop->Title(m.lm.items.Name(sim.item)));
+                reasons[r] = "because you viewed ";
+                reasons[r] += c.slot->Title(sim.item);
                 break;
               }
             }
@@ -693,8 +835,8 @@ struct Engine::Impl {
       const std::vector<int32_t> because = Because(*c.slot, hist, hist_w, list);
       for (size_t r = 0; r < list.size(); ++r) {
         if (because[r] >= 0) {
-          reasons[r] =
-              "because you viewed " + std::string(s->shop->Title(m.lm.items.Name(because[r])));
+          reasons[r] = "because you viewed ";
+          reasons[r] += c.slot->Title(because[r]);
         } else {
           reasons[r] = session ? "based on this session" : "recommended for you";
         }
@@ -878,6 +1020,11 @@ std::vector<ServedModelInfo> Engine::Models() const {
     out.push_back({m.name, m.version, m.lm.manifest, m.hnsw != nullptr, i == 0});
   }
   return out;
+}
+
+Engine::CacheCounts Engine::candidate_cache() const {
+  return {impl_->candidate_hits.load(std::memory_order_relaxed),
+          impl_->candidate_misses.load(std::memory_order_relaxed)};
 }
 
 std::vector<Engine::HistoryEntry> Engine::History(std::string_view user_id, size_t limit) const {

@@ -45,9 +45,12 @@ struct EngineOptions {
   int64_t ann_min_items = 50000;
   int hnsw_m = 16;                 // HNSW graph degree
   int hnsw_ef_construction = 100;  // build-time beam
-  int hnsw_ef_search = 100;        // query-time beam (at least the candidates asked for)
+  int hnsw_ef_search = 40;         // query-time beam (at least the candidates asked for)
   int threads = 0;                 // index build threads; 0 = all cores
   size_t fold_in_cache = 100000;   // folded-in user vectors kept
+  // Factor models keep each fitted user's best items (history + 40, unfiltered) after the first
+  // request, up to this many items over all users (8 bytes each); 0 = no cache.
+  int64_t candidate_cache_items = 20000000;
 };
 
 // Business rules (PUT /v1/admin/rules), applied to every list.
@@ -133,6 +136,11 @@ class Engine {
   // The shop data of the current state (never null).
   std::shared_ptr<const ShopData> shop() const;
   std::vector<ServedModelInfo> Models() const;
+  // Requests of fitted users answered from cached candidates, and those that filled the cache.
+  struct CacheCounts {
+    int64_t hits = 0, misses = 0;
+  };
+  CacheCounts candidate_cache() const;
   // The user's gold interactions, newest first, at most limit: (product_id, weight, time_ms).
   struct HistoryEntry {
     std::string product_id;
