@@ -32,8 +32,7 @@ class EngineTest : public ::testing::Test {
       users_.GetOrAdd(UserId(u));
       std::set<int32_t> seen;
       while (seen.size() < 20) {
-        const int32_t i =
-            static_cast<int32_t>(rng() % (kItems / kTastes)) * kTastes + u % kTastes;
+        const int32_t i = static_cast<int32_t>(rng() % (kItems / kTastes)) * kTastes + u % kTastes;
         seen.insert(i);
       }
       for (int32_t i : seen) t.push_back({u, i, 1.0f});
@@ -125,6 +124,45 @@ TEST_F(EngineTest, HnswCandidatesAgreeWithAFullScan) {
   }
   EXPECT_GE(overlap / (users * 10), 0.9) << "HNSW recall at 10";
   EXPECT_GE(own_taste / (users * 10), 0.95) << "items of the users' own taste";
+}
+
+TEST_F(EngineTest, CachedCandidatesGiveTheListsOfALiveSearch) {
+  for (int64_t ann_min_items : {int64_t{1}, int64_t{1000000}}) {
+    auto cached = MakeEngine(ann_min_items);
+    EngineOptions o;
+    o.lake_root = dir_.path() + "/lake";
+    o.ann_min_items = ann_min_items;
+    o.candidate_cache_items = 0;
+    Engine live(o, live_.get());
+    ASSERT_TRUE(live.Reload().ok());
+    for (int round = 0; round < 2; ++round) {
+      for (int32_t u = 0; u < 50; ++u) {
+        RecResponse a = Recommend(cached.get(), UserId(u));
+        RecResponse b = Recommend(&live, UserId(u));
+        ASSERT_EQ(a.items.size(), 10u);
+        ASSERT_EQ(b.items.size(), 10u);
+        int same = 0;
+        for (size_t r = 0; r < a.items.size(); ++r)
+          same += a.items[r].product_id == b.items[r].product_id;
+        EXPECT_GE(same, 8) << "user " << u << " round " << round;
+      }
+    }
+    EXPECT_EQ(cached->candidate_cache().misses, 50);
+    EXPECT_EQ(cached->candidate_cache().hits, 50);
+    EXPECT_EQ(live.candidate_cache().hits + live.candidate_cache().misses, 0);
+    // Exclusions still apply to cached candidates.
+    RecResponse first = Recommend(cached.get(), UserId(7));
+    RecRequest request;
+    request.user_id = UserId(7);
+    for (size_t r = 0; r < 5; ++r) request.exclude.push_back(first.items[r].product_id);
+    auto second = cached->Recommend(request);
+    ASSERT_TRUE(second.ok());
+    ASSERT_EQ(second->items.size(), 10u);
+    for (const RecItem& it : second->items) {
+      for (const std::string& gone : request.exclude) EXPECT_NE(it.product_id, gone);
+    }
+    EXPECT_EQ(second->items[0].product_id, first.items[5].product_id);
+  }
 }
 
 TEST_F(EngineTest, AClickChangesTheNextListAndANewUserWithTwoClicksGetsPersonalResults) {

@@ -173,8 +173,9 @@ class RequestParser final : public http::basic_parser<true> {
 using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 constexpr size_t kReadChunk = 16384;
-constexpr int kLingerMs = 500;
-constexpr int kMaxInlineWrites = 16;  // how long a closing connection may drain what the peer sends
+constexpr int kAcceptBurst = 64;  // connections taken per accept completion, beyond the first
+constexpr int kLingerMs = 500;    // how long a closing connection may drain what the peer sends
+constexpr int kMaxInlineWrites = 16;
 
 class Session;
 
@@ -539,6 +540,16 @@ void Worker::Accept() {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     std::make_shared<Session>(this, std::move(socket))->Start();
+    // Take the connections already waiting too, not one per pass of the event loop: under load
+    // a burst of new clients would otherwise queue behind every ready read.
+    for (int n = 0; n < kAcceptBurst; ++n) {
+      tcp::socket more(ioc);
+      error_code more_ec;
+      acceptor.accept(more, more_ec);  // the acceptor is non-blocking: would_block when none
+      if (more_ec) break;
+      more.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(this, std::move(more))->Start();
+    }
     Accept();
   });
 }
@@ -678,6 +689,7 @@ Status HttpServer::Start() {
     if (!ec && threads > 1) a.set_option(ReusePort(true), ec);
     if (!ec) a.bind(endpoint, ec);
     if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+    if (!ec) a.non_blocking(true, ec);  // for the burst of accepts after each completion
     if (ec) return fail(ec);
     if (i == 0) {
       // Port 0: the others join the port the first one got.
