@@ -333,8 +333,15 @@ struct Engine::Impl {
   }
 
   void Swap(std::shared_ptr<const State> s) {
-    std::lock_guard<std::mutex> lock(state_mu);
-    state = std::move(s);
+    const int64_t as_of = s->shop->as_of_ms();
+    bool new_gold = false;
+    {
+      std::lock_guard<std::mutex> lock(state_mu);
+      new_gold = state == nullptr || state->gold != s->gold;
+      state = std::move(s);
+    }
+    // The new gold holds the events up to its as_of: only later ones stay fresh.
+    if (new_gold && as_of > 0) live->AdvanceSince(as_of);
   }
 
   // The variant plans of the current experiment over state s.

@@ -44,10 +44,19 @@ struct StringHash {
 template <typename V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
+struct FreshEvent {
+  int64_t time_ms;
+  std::string product_id;
+  float weight;
+  bool purchase;
+};
+
 struct UserState {
   // Fresh interactions, sorted by product id; purchased ids, sorted.
   std::vector<std::pair<std::string, float>> items;
   std::vector<std::string> purchased;
+  // The events they were summed from, so that AdvanceSince can take out those a new gold has.
+  std::vector<FreshEvent> events;
   uint64_t version = 0;
   std::deque<RecentEvent> recent;  // newest first
 };
@@ -84,6 +93,7 @@ void AppendBase36(uint64_t v, std::string* out) {
 struct LiveEvents::Impl {
   EventLog* log;
   LiveEventsOptions options;
+  std::atomic<int64_t> since_ms{0};  // options.since_ms, moved on by AdvanceSince
   std::string instance_id;
   // "imp-<instance_id>-": the event ids of this instance's impressions.
   std::string own_prefix;
@@ -130,6 +140,7 @@ struct LiveEvents::Impl {
       unattributed{0}, impressions_dropped{0}, read_errors{0};
 
   Impl(EventLog* l, LiveEventsOptions o) : log(l), options(std::move(o)) {
+    since_ms = options.since_ms;
     if (options.instance_id.empty()) {
       instance_id = RandomHex12();
     } else {
@@ -298,8 +309,9 @@ struct LiveEvents::Impl {
     }
     // Impressions are what we showed, not what the user did: not part of the user's history.
     if (!e.user_id.empty() && e.type != EventType::kRecommendationImpression) {
-      const bool fresh = IsInteraction(e.type) && !e.product_id.empty() &&
-                         (options.since_ms == 0 || e.event_time_ms > options.since_ms);
+      const int64_t since = since_ms.load(std::memory_order_relaxed);
+      const bool fresh =
+          IsInteraction(e.type) && !e.product_id.empty() && (since == 0 || e.event_time_ms > since);
       const bool keep_recent = options.max_recent_events > 0;
       if (fresh || keep_recent) {
         Shard& shard = ShardFor(e.user_id);
@@ -319,6 +331,7 @@ struct LiveEvents::Impl {
             auto p = std::lower_bound(u.purchased.begin(), u.purchased.end(), e.product_id);
             if (p == u.purchased.end() || *p != e.product_id) u.purchased.insert(p, e.product_id);
           }
+          u.events.push_back({e.event_time_ms, e.product_id, w, e.type == EventType::kPurchase});
           u.version = version_counter.fetch_add(1, std::memory_order_relaxed) + 1;
         }
         if (keep_recent) {
@@ -445,6 +458,39 @@ LiveEvents::LiveEvents(EventLog* log, LiveEventsOptions options)
     : impl_(std::make_unique<Impl>(log, std::move(options))) {}
 
 LiveEvents::~LiveEvents() { Stop(); }
+
+void LiveEvents::AdvanceSince(int64_t since_ms) {
+  if (since_ms <= impl_->since_ms.load()) return;
+  impl_->since_ms = since_ms;
+  for (Shard& shard : impl_->shards) {
+    std::lock_guard lock(shard.mu);
+    for (auto& [user, u] : shard.users) {
+      auto old_end = std::remove_if(u.events.begin(), u.events.end(),
+                                    [&](const FreshEvent& e) { return e.time_ms <= since_ms; });
+      if (old_end == u.events.end()) continue;
+      u.events.erase(old_end, u.events.end());
+      u.items.clear();
+      u.purchased.clear();
+      for (const FreshEvent& e : u.events) {
+        auto it = std::lower_bound(u.items.begin(), u.items.end(), e.product_id,
+                                   [](const std::pair<std::string, float>& a,
+                                      const std::string& b) { return a.first < b; });
+        if (it != u.items.end() && it->first == e.product_id) {
+          it->second += e.weight;
+        } else {
+          u.items.emplace(it, e.product_id, e.weight);
+        }
+        if (e.purchase) {
+          auto p = std::lower_bound(u.purchased.begin(), u.purchased.end(), e.product_id);
+          if (p == u.purchased.end() || *p != e.product_id) u.purchased.insert(p, e.product_id);
+        }
+      }
+      // No fresh event left: version 0 means "nothing fresh" to Fresh().
+      u.version =
+          u.events.empty() ? 0 : impl_->version_counter.fetch_add(1, std::memory_order_relaxed) + 1;
+    }
+  }
+}
 
 Status LiveEvents::Start() {
   std::lock_guard lock(impl_->lifecycle_mu);

@@ -110,6 +110,11 @@ class LiveEvents {
   // are counted but never written.
   void Stop();
 
+  // A new gold snapshot holds the events up to since_ms: from now on only later events are
+  // fresh, and those at or before it are taken out of every user's fresh interactions. A time
+  // before the current one is ignored.
+  void AdvanceSince(int64_t since_ms);
+
   // Events that the caller has appended to the log itself (POST /v1/events): applied now.
   // Events of other topics are ignored. The tailer skips a record whose event_id was given here
   // (and, if the tailer read the record first, this skips the event instead), so each counts

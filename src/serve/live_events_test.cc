@@ -207,6 +207,36 @@ TEST_F(LiveEventsTest, EventsAtOrBeforeSinceAreNotFreshButCountForSessionsAndAtt
   EXPECT_EQ(h.items[0].first, "p4");
 }
 
+// A new gold snapshot up to some time takes the events it holds out of the fresh interactions.
+TEST_F(LiveEventsTest, AdvanceSinceTakesOutWhatANewGoldHolds) {
+  LiveEventsOptions o = Options();
+  o.since_ms = kT0;
+  LiveEvents live(log_.get(), o);
+  live.Apply(std::vector<Event>{Click("a1", EventType::kProductView, "u1", "p1", kT0 + 10),
+                                Click("a2", EventType::kPurchase, "u1", "p2", kT0 + 20),
+                                Click("a3", EventType::kProductView, "u1", "p1", kT0 + 30),
+                                Click("a4", EventType::kProductView, "u2", "p9", kT0 + 5)});
+  FreshHistory before;
+  ASSERT_TRUE(live.Fresh("u1", &before));
+  ASSERT_EQ(before.items.size(), 2u);
+  live.AdvanceSince(kT0 + 20);  // gold now has a1, a2 and a4
+  FreshHistory after;
+  ASSERT_TRUE(live.Fresh("u1", &after));
+  ASSERT_EQ(after.items.size(), 1u);
+  EXPECT_EQ(after.items[0].first, "p1");
+  EXPECT_FLOAT_EQ(after.items[0].second, 1.0f) << "only a3's view";
+  EXPECT_TRUE(after.purchased.empty());
+  EXPECT_NE(after.version, before.version);
+  FreshHistory none;
+  EXPECT_FALSE(live.Fresh("u2", &none)) << "all of u2's events are in gold now";
+  // Later events at or before the new time are not fresh either; an older time is ignored.
+  live.Apply(std::vector<Event>{Click("a5", EventType::kProductView, "u2", "p8", kT0 + 15)});
+  EXPECT_FALSE(live.Fresh("u2", &none));
+  live.AdvanceSince(kT0);
+  live.Apply(std::vector<Event>{Click("a6", EventType::kProductView, "u2", "p7", kT0 + 18)});
+  EXPECT_FALSE(live.Fresh("u2", &none));
+}
+
 TEST_F(LiveEventsTest, SessionItemsAreMostRecentFirstDistinctAndBounded) {
   LiveEventsOptions o = Options();
   o.max_session_items = 3;
