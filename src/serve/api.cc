@@ -578,12 +578,11 @@ struct Api::Impl {
     const RouteDef* def;
     std::vector<std::string> segments;
     std::vector<bool> is_param;
-    Histogram* duration = nullptr;
-    // requests_total children of this route's own method, by status - kMinStatus.
+    // Children of this route's own method, by status - kMinStatus, created on first use.
     std::unique_ptr<std::atomic<Counter*>[]> by_status;
+    std::unique_ptr<std::atomic<Histogram*>[]> duration_by_status;
   };
   std::vector<Route> routes;
-  Histogram* unmatched_duration = nullptr;
 
   CounterFamily* requests_total = nullptr;
   HistogramFamily* duration_family = nullptr;
@@ -604,7 +603,8 @@ struct Api::Impl {
                                          "status (route \"unmatched\" for unknown paths)",
                                          {"route", "method", "status"});
     duration_family = metrics->AddHistogram("recsys_http_request_duration_seconds",
-                                            "Time in the handler, by route pattern", {"route"});
+                                            "Time in the handler, by route pattern and status",
+                                            {"route", "status"});
     lists_total = metrics->AddCounter("recsys_recommendation_lists_total",
                                       "Recommendation lists served, by model and A/B variant",
                                       {"model", "variant"});
@@ -631,31 +631,41 @@ struct Api::Impl {
         r.segments.emplace_back(segs[i]);
         r.is_param.push_back(!segs[i].empty() && segs[i].front() == '{');
       }
-      r.duration = duration_family->WithLabels({def.spec.pattern});
       r.by_status.reset(new std::atomic<Counter*>[kMaxStatus - kMinStatus + 1]);
-      for (int s = 0; s <= kMaxStatus - kMinStatus; ++s) r.by_status[s].store(nullptr);
+      r.duration_by_status.reset(new std::atomic<Histogram*>[kMaxStatus - kMinStatus + 1]);
+      for (int s = 0; s <= kMaxStatus - kMinStatus; ++s) {
+        r.by_status[s].store(nullptr);
+        r.duration_by_status[s].store(nullptr);
+      }
       routes.push_back(std::move(r));
     }
-    unmatched_duration = duration_family->WithLabels({"unmatched"});
   }
 
   void CountRequest(const Route* route, std::string_view method, int status, double seconds) {
     if (status < kMinStatus || status > kMaxStatus) status = 500;
-    if (route != nullptr) route->duration->Observe(seconds);
     if (route != nullptr && method == route->def->spec.method) {
       std::atomic<Counter*>& slot = route->by_status[status - kMinStatus];
+      std::atomic<Histogram*>& hslot = route->duration_by_status[status - kMinStatus];
       Counter* c = slot.load(std::memory_order_acquire);
-      if (c == nullptr) {
-        c = requests_total->WithLabels({route->def->spec.pattern, method, std::to_string(status)});
+      Histogram* h = hslot.load(std::memory_order_acquire);
+      if (c == nullptr || h == nullptr) {
+        const std::string status_text = std::to_string(status);
+        c = requests_total->WithLabels({route->def->spec.pattern, method, status_text});
+        h = duration_family->WithLabels({route->def->spec.pattern, status_text});
         slot.store(c, std::memory_order_release);
+        hslot.store(h, std::memory_order_release);
       }
       c->Increment();
+      h->Observe(seconds);
       return;
     }
     // Unknown paths and other methods: rare, so the family's own lookup.
     const std::string status_text = std::to_string(status);
+    duration_family
+        ->WithLabels(
+            {route == nullptr ? "unmatched" : route->def->spec.pattern.c_str(), status_text})
+        ->Observe(seconds);
     if (route == nullptr) {
-      unmatched_duration->Observe(seconds);
       requests_total->WithLabels({"unmatched", MethodLabel(method), status_text})->Increment();
     } else {
       requests_total->WithLabels({route->def->spec.pattern, MethodLabel(method), status_text})

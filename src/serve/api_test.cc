@@ -950,8 +950,11 @@ TEST_F(ApiTest, MetricsUseRoutePatterns) {
            "recsys_http_requests_total{route=\"/v1/products/{id}\",method=\"GET\",status=\"200\"}",
            "recsys_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}",
            "recsys_http_requests_total{route=\"/v1/products\",method=\"DELETE\",status=\"405\"}",
-           "recsys_http_request_duration_seconds_bucket{route=\"/v1/products/{id}\",le=",
-           "recsys_http_request_duration_seconds_count{route=\"/v1/users/{id}/recommendations\"}",
+           "recsys_http_request_duration_seconds_bucket{route=\"/v1/products/"
+           "{id}\",status=\"200\",le=",
+           "recsys_http_request_duration_seconds_count{route=\"/v1/users/{id}/recommendations\","
+           "status=\"200\"}",
+           "recsys_http_request_duration_seconds_count{route=\"unmatched\",status=\"404\"}",
            "recsys_recommendation_lists_total{model=\"als\",variant=\"default\"}",
            "recsys_events_total{result=\"accepted\"}", "recsys_events_total{result=\"rejected\"}",
            "recsys_model_info{model=\"als\",version=\"", "recsys_ready 1",
