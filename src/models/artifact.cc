@@ -72,7 +72,7 @@ Result<DenseArray<T>> Read(const std::string& path, ArrayType type) {
     return bad("checksum mismatch");
   }
   a.values.resize(static_cast<size_t>(a.rows * a.cols));
-  std::memcpy(a.values.data(), data.data() + kHeaderBytes, bytes);
+  if (bytes > 0) std::memcpy(a.values.data(), data.data() + kHeaderBytes, bytes);  // else null
   return a;
 }
 

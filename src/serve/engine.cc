@@ -1,5 +1,12 @@
 #include "serve/engine.h"
 
+// hnswlib 0.6.2 prefetches one link past the end of a full neighbour list (a read inside the
+// same allocation's slack, never used): harmless, but AddressSanitizer reports it, so sanitized
+// builds go without hnswlib's SSE paths. Its distances are not used here anyway (see
+// InnerProductSpace below).
+#if defined(__SANITIZE_ADDRESS__) && !defined(NO_MANUAL_VECTORIZATION)
+#define NO_MANUAL_VECTORIZATION
+#endif
 #include <hnswlib/hnswlib.h>
 #include <immintrin.h>
 #include <omp.h>
