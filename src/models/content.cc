@@ -10,7 +10,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "models/artifact.h"
 #include "models/model_factories.h"
 #include "models/neighbors.h"
 #include "models/recommender.h"
@@ -18,7 +17,7 @@
 namespace recsys {
 namespace {
 
-class ContentRecommender : public Recommender {
+class ContentRecommender : public NeighborListModel {
  public:
   explicit ContentRecommender(int64_t neighbors) : neighbors_(neighbors) {}
 
@@ -52,9 +51,7 @@ class ContentRecommender : public Recommender {
     const CsrMatrix it =
         CsrMatrix::FromTriplets(items, static_cast<int32_t>(term_index.size()), std::move(t));
     const CsrMatrix ti = it.Transpose();
-    indptr_.assign(1, 0);
-    neighbor_.clear();
-    similarity_.clear();
+    ClearLists();
     std::vector<double> acc(static_cast<size_t>(items), 0.0);
     std::vector<int32_t> touched;
     std::vector<ItemScore> candidates;
@@ -75,76 +72,13 @@ class ContentRecommender : public Recommender {
         if (b != a && acc[b] > 0.0) candidates.push_back({b, static_cast<float>(acc[b])});
         acc[b] = 0.0;
       }
-      auto better = [](const ItemScore& x, const ItemScore& y) {
-        return x.score > y.score || (x.score == y.score && x.item < y.item);
-      };
-      const size_t keep = std::min(candidates.size(), static_cast<size_t>(neighbors_));
-      std::partial_sort(candidates.begin(), candidates.begin() + static_cast<int64_t>(keep),
-                        candidates.end(), better);
-      for (size_t n = 0; n < keep; ++n) {
-        neighbor_.push_back(candidates[n].item);
-        similarity_.push_back(candidates[n].score);
-      }
-      indptr_.push_back(static_cast<int64_t>(neighbor_.size()));
+      AddList(&candidates, static_cast<size_t>(neighbors_));
     }
     return Status::OK();
-  }
-
-  Status Recommend(std::span<const int32_t> users, const CsrMatrix& history, int k,
-                   const RecommendOptions& options,
-                   std::vector<std::vector<ItemScore>>* out) const override {
-    if (!fitted()) return Status::InvalidArgument("content: Recommend before Fit or Load");
-    RECSYS_RETURN_IF_ERROR(CheckRecommendInput("content", users, history, items()));
-    out->assign(users.size(), {});
-    std::vector<float> scores(static_cast<size_t>(items()));
-    for (size_t n = 0; n < users.size(); ++n) {
-      const int32_t u = users[n];
-      std::fill(scores.begin(), scores.end(), 0.0f);
-      std::span<const int32_t> seen = history.RowIndices(u);
-      std::span<const float> values = history.RowData(u);
-      AccumulateNeighborScores(indptr_, neighbor_, similarity_, seen, values, scores);
-      TopK(scores, k, options.exclude_history ? seen : std::span<const int32_t>(),
-           options.item_filter, &(*out)[n]);
-    }
-    return Status::OK();
-  }
-
-  Status SimilarItems(std::span<const int32_t> items_in, int k,
-                      std::vector<std::vector<ItemScore>>* out) const override {
-    if (!fitted()) return Status::InvalidArgument("content: SimilarItems before Fit or Load");
-    out->assign(items_in.size(), {});
-    for (size_t n = 0; n < items_in.size(); ++n) {
-      const int32_t item = items_in[n];
-      if (item < 0 || item >= items()) {
-        return Status::InvalidArgument("content: item " + std::to_string(item) +
-                                       " is not in the model (" + std::to_string(items()) +
-                                       " items)");
-      }
-      AppendNeighbors(indptr_, neighbor_, similarity_, item, k, &(*out)[n]);
-    }
-    return Status::OK();
-  }
-
-  Status Save(const std::string& dir) const override {
-    if (!fitted()) return Status::InvalidArgument("content: Save before Fit or Load");
-    RECSYS_RETURN_IF_ERROR(WriteModelSpec(dir, spec()));
-    return WriteNeighborLists(dir, indptr_, neighbor_, similarity_);
-  }
-
-  Status Load(const std::string& dir) override {
-    RECSYS_RETURN_IF_ERROR(CheckModelSpec(dir, spec()));
-    return ReadNeighborLists(dir, &indptr_, &neighbor_, &similarity_);
   }
 
  private:
-  bool fitted() const { return !indptr_.empty(); }
-  int32_t items() const { return static_cast<int32_t>(indptr_.size()) - 1; }
-
   int64_t neighbors_;
-  // Neighbour lists in CSR form, best first, as in item-kNN. Empty until fitted.
-  std::vector<int64_t> indptr_;
-  std::vector<int32_t> neighbor_;
-  std::vector<float> similarity_;
 };
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "models/artifact.h"
 #include "models/model_factories.h"
 #include "models/neighbors.h"
 #include "models/recommender.h"
@@ -67,7 +66,7 @@ CsrMatrix Weighted(const CsrMatrix& user_items, const ItemKnnParams& p) {
   return w;
 }
 
-class ItemKnnRecommender : public Recommender {
+class ItemKnnRecommender : public NeighborListModel {
  public:
   explicit ItemKnnRecommender(const ItemKnnParams& params) : p_(params) {}
 
@@ -119,91 +118,17 @@ class ItemKnnRecommender : public Recommender {
           }
           acc[b] = 0.0;
         }
-        auto better = [](const ItemScore& x, const ItemScore& y) {
-          return x.score > y.score || (x.score == y.score && x.item < y.item);
-        };
-        const size_t keep = std::min(candidates.size(), static_cast<size_t>(p_.neighbors));
-        std::partial_sort(candidates.begin(), candidates.begin() + static_cast<int64_t>(keep),
-                          candidates.end(), better);
-        candidates.resize(keep);
+        KeepBest(&candidates, static_cast<size_t>(p_.neighbors));
         lists[a] = candidates;
       }
     }
-    indptr_.assign(1, 0);
-    neighbor_.clear();
-    similarity_.clear();
-    for (const std::vector<ItemScore>& list : lists) {
-      for (const ItemScore& s : list) {
-        neighbor_.push_back(s.item);
-        similarity_.push_back(s.score);
-      }
-      indptr_.push_back(static_cast<int64_t>(neighbor_.size()));
-    }
+    ClearLists();
+    for (std::vector<ItemScore>& list : lists) AddList(&list, static_cast<size_t>(p_.neighbors));
     return Status::OK();
-  }
-
-  Status Recommend(std::span<const int32_t> users, const CsrMatrix& history, int k,
-                   const RecommendOptions& options,
-                   std::vector<std::vector<ItemScore>>* out) const override {
-    if (!fitted()) return Status::InvalidArgument("itemknn: Recommend before Fit or Load");
-    RECSYS_RETURN_IF_ERROR(CheckRecommendInput("itemknn", users, history, items()));
-    out->assign(users.size(), {});
-    const int64_t count = static_cast<int64_t>(users.size());
-#pragma omp parallel if (count > 64)
-    {
-      std::vector<float> scores(static_cast<size_t>(items()));
-#pragma omp for schedule(dynamic, 16)
-      for (int64_t n = 0; n < count; ++n) {
-        const int32_t u = users[n];
-        std::fill(scores.begin(), scores.end(), 0.0f);
-        std::span<const int32_t> seen = history.RowIndices(u);
-        std::span<const float> values = history.RowData(u);
-        AccumulateNeighborScores(indptr_, neighbor_, similarity_, seen, values, scores);
-        TopK(scores, k, options.exclude_history ? seen : std::span<const int32_t>(),
-             options.item_filter, &(*out)[n]);
-      }
-    }
-    return Status::OK();
-  }
-
-  Status SimilarItems(std::span<const int32_t> items_in, int k,
-                      std::vector<std::vector<ItemScore>>* out) const override {
-    if (!fitted()) return Status::InvalidArgument("itemknn: SimilarItems before Fit or Load");
-    out->assign(items_in.size(), {});
-    for (size_t n = 0; n < items_in.size(); ++n) {
-      const int32_t item = items_in[n];
-      if (item < 0 || item >= items()) {
-        return Status::InvalidArgument("itemknn: item " + std::to_string(item) +
-                                       " is not in the model (" + std::to_string(items()) +
-                                       " items)");
-      }
-      AppendNeighbors(indptr_, neighbor_, similarity_, item, k, &(*out)[n]);
-    }
-    return Status::OK();
-  }
-
-  Status Save(const std::string& dir) const override {
-    if (!fitted()) return Status::InvalidArgument("itemknn: Save before Fit or Load");
-    RECSYS_RETURN_IF_ERROR(WriteModelSpec(dir, spec()));
-    return WriteNeighborLists(dir, indptr_, neighbor_, similarity_);
-  }
-
-  Status Load(const std::string& dir) override {
-    RECSYS_RETURN_IF_ERROR(CheckModelSpec(dir, spec()));
-    return ReadNeighborLists(dir, &indptr_, &neighbor_, &similarity_);
   }
 
  private:
-  bool fitted() const { return !indptr_.empty(); }
-  int32_t items() const { return static_cast<int32_t>(indptr_.size()) - 1; }
-
   ItemKnnParams p_;
-  // Neighbour lists in CSR form: item i's neighbours, best first, are
-  // neighbor_[indptr_[i] .. indptr_[i + 1]) with their similarities in similarity_. Empty until
-  // fitted.
-  std::vector<int64_t> indptr_;
-  std::vector<int32_t> neighbor_;
-  std::vector<float> similarity_;
 };
 
 }  // namespace

@@ -63,4 +63,80 @@ Status ReadNeighborLists(const std::string& dir, std::vector<int64_t>* indptr,
   return Status::OK();
 }
 
+Status NeighborListModel::Recommend(std::span<const int32_t> users, const CsrMatrix& history, int k,
+                                    const RecommendOptions& options,
+                                    std::vector<std::vector<ItemScore>>* out) const {
+  const std::string n = name();
+  if (!fitted()) return Status::InvalidArgument(n + ": Recommend before Fit or Load");
+  RECSYS_RETURN_IF_ERROR(CheckRecommendInput(n, users, history, items()));
+  out->assign(users.size(), {});
+  const int64_t count = static_cast<int64_t>(users.size());
+#pragma omp parallel if (count > 64)
+  {
+    std::vector<float> scores(static_cast<size_t>(items()));
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t i = 0; i < count; ++i) {
+      const int32_t u = users[i];
+      std::fill(scores.begin(), scores.end(), 0.0f);
+      std::span<const int32_t> seen = history.RowIndices(u);
+      std::span<const float> values = history.RowData(u);
+      AccumulateNeighborScores(indptr_, neighbor_, similarity_, seen, values, scores);
+      TopK(scores, k, options.exclude_history ? seen : std::span<const int32_t>(),
+           options.item_filter, &(*out)[i]);
+    }
+  }
+  return Status::OK();
+}
+
+Status NeighborListModel::SimilarItems(std::span<const int32_t> items_in, int k,
+                                       std::vector<std::vector<ItemScore>>* out) const {
+  if (!fitted()) return Status::InvalidArgument(name() + ": SimilarItems before Fit or Load");
+  out->assign(items_in.size(), {});
+  for (size_t n = 0; n < items_in.size(); ++n) {
+    const int32_t item = items_in[n];
+    if (item < 0 || item >= items()) {
+      return Status::InvalidArgument(name() + ": item " + std::to_string(item) +
+                                     " is not in the model (" + std::to_string(items()) +
+                                     " items)");
+    }
+    AppendNeighbors(indptr_, neighbor_, similarity_, item, k, &(*out)[n]);
+  }
+  return Status::OK();
+}
+
+Status NeighborListModel::Save(const std::string& dir) const {
+  if (!fitted()) return Status::InvalidArgument(name() + ": Save before Fit or Load");
+  RECSYS_RETURN_IF_ERROR(WriteModelSpec(dir, spec()));
+  return WriteNeighborLists(dir, indptr_, neighbor_, similarity_);
+}
+
+Status NeighborListModel::Load(const std::string& dir) {
+  RECSYS_RETURN_IF_ERROR(CheckModelSpec(dir, spec()));
+  return ReadNeighborLists(dir, &indptr_, &neighbor_, &similarity_);
+}
+
+void NeighborListModel::ClearLists() {
+  indptr_.assign(1, 0);
+  neighbor_.clear();
+  similarity_.clear();
+}
+
+void KeepBest(std::vector<ItemScore>* candidates, size_t keep) {
+  keep = std::min(keep, candidates->size());
+  std::partial_sort(candidates->begin(), candidates->begin() + static_cast<int64_t>(keep),
+                    candidates->end(), [](const ItemScore& x, const ItemScore& y) {
+                      return x.score > y.score || (x.score == y.score && x.item < y.item);
+                    });
+  candidates->resize(keep);
+}
+
+void NeighborListModel::AddList(std::vector<ItemScore>* candidates, size_t keep) {
+  KeepBest(candidates, keep);
+  for (const ItemScore& s : *candidates) {
+    neighbor_.push_back(s.item);
+    similarity_.push_back(s.score);
+  }
+  indptr_.push_back(static_cast<int64_t>(neighbor_.size()));
+}
+
 }  // namespace recsys

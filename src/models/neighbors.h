@@ -36,4 +36,39 @@ Status WriteNeighborLists(const std::string& dir, const std::vector<int64_t>& in
 Status ReadNeighborLists(const std::string& dir, std::vector<int64_t>* indptr,
                          std::vector<int32_t>* neighbor, std::vector<float>* similarity);
 
+// Reorders candidates so that the best `keep` (by score, ties by lower item) come first, best
+// first, and drops the rest.
+void KeepBest(std::vector<ItemScore>* candidates, size_t keep);
+
+// The models that score from item-item neighbour lists (item-kNN, content): everything but Fit.
+// A user's score for item i is the sum over their history items j of value(u, j) * sim(j, i);
+// SimilarItems are the lists themselves; Save and Load write the spec and the lists.
+// Subclasses build the lists in Fit with ClearLists and AddList.
+class NeighborListModel : public Recommender {
+ public:
+  Status Recommend(std::span<const int32_t> users, const CsrMatrix& history, int k,
+                   const RecommendOptions& options,
+                   std::vector<std::vector<ItemScore>>* out) const override;
+  Status SimilarItems(std::span<const int32_t> items, int k,
+                      std::vector<std::vector<ItemScore>>* out) const override;
+  Status Save(const std::string& dir) const override;
+  Status Load(const std::string& dir) override;
+
+ protected:
+  // Starts empty lists (an unfitted model has none at all).
+  void ClearLists();
+  // Appends the next item's list: the best `keep` of candidates (KeepBest).
+  void AddList(std::vector<ItemScore>* candidates, size_t keep);
+
+ private:
+  bool fitted() const { return !indptr_.empty(); }
+  int32_t items() const { return static_cast<int32_t>(indptr_.size()) - 1; }
+
+  // Item i's neighbours, best first, are neighbor_[indptr_[i] .. indptr_[i + 1]) with their
+  // similarities in similarity_. Empty until fitted.
+  std::vector<int64_t> indptr_;
+  std::vector<int32_t> neighbor_;
+  std::vector<float> similarity_;
+};
+
 }  // namespace recsys
