@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "core/clock.h"
 #include "core/files.h"
 #include "serve/http_client.h"
 #include "tests/test_util.h"
@@ -113,7 +114,26 @@ TEST(ServeCommandTest, DemoEndsServingAndItsCurlLineReturnsRecommendations) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(ItemCount(r->body), 5u) << r->body;
-  EXPECT_FALSE(Field(r->body, "rec_id").empty()) << r->body;
+  const std::string rec_id = Field(r->body, "rec_id");
+  EXPECT_FALSE(rec_id.empty()) << r->body;
+
+  // The loop closes through the demo's own server: a click on the list is taken (the log is the
+  // demo's, already open in the same process) and attributed to the list's model.
+  const std::string user =
+      url.substr(url.find("/users/") + 7, url.find("/recommendations") - url.find("/users/") - 7);
+  const std::string click = "{\"event_id\":\"click-" + rec_id +
+                            "\",\"event_type\":\"recommendation_click\",\"event_time\":\"" +
+                            FormatRfc3339Millis(SystemClock()->NowMillis()) +
+                            "\",\"schema_version\":1,\"user_id\":\"" + user +
+                            "\",\"session_id\":\"s-demo\",\"product_id\":\"p000001\","
+                            "\"rec_id\":\"" +
+                            rec_id + "\",\"position\":1}";
+  auto posted = client.Request("POST", "/v1/events", click);
+  ASSERT_TRUE(posted.ok()) << posted.status().ToString();
+  EXPECT_EQ(posted->status, 202) << posted->body;
+  auto analytics = client.Request("GET", "/v1/analytics/recommendations");
+  ASSERT_TRUE(analytics.ok());
+  EXPECT_NE(analytics->body.find("\"clicks\":1"), std::string::npos) << analytics->body;
   EXPECT_EQ(Terminate(pid), 0) << ReadOr(err);
   EXPECT_NE(ReadOr(out).find("recsys serve: stopped"), std::string::npos) << ReadOr(out);
 }
@@ -121,8 +141,8 @@ TEST(ServeCommandTest, DemoEndsServingAndItsCurlLineReturnsRecommendations) {
 TEST(ServeCommandTest, ANewVersionIsPickedUpWithoutAFailedRequest) {
   TempDir dir;
   const std::string data = dir.path() + "/data";
-  CommandResult r = RunRecsys({"generate", "--data-dir", data, "--users", "300", "--products",
-                               "80", "--days", "5", "--quiet"});
+  CommandResult r = RunRecsys({"generate", "--data-dir", data, "--users", "300", "--products", "80",
+                               "--days", "5", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (std::vector<std::string> step :
        {std::vector<std::string>{"sink", "--once"}, std::vector<std::string>{"process", "silver"},
@@ -160,8 +180,8 @@ TEST(ServeCommandTest, ANewVersionIsPickedUpWithoutAFailedRequest) {
   std::thread loop([&] {
     HttpClient client("127.0.0.1", port);
     for (size_t n = 0; !stop; ++n) {
-      auto resp = client.Request("GET", "/v1/users/" + users[n % users.size()] +
-                                            "/recommendations?k=5");
+      auto resp =
+          client.Request("GET", "/v1/users/" + users[n % users.size()] + "/recommendations?k=5");
       if (resp.ok() && resp->status == 200 && ItemCount(resp->body) == 5) {
         ++ok;
         if (Field(resp->body, "model_version") == "v0002") saw_new = true;
@@ -175,7 +195,7 @@ TEST(ServeCommandTest, ANewVersionIsPickedUpWithoutAFailedRequest) {
   });
   // The same spec on the same data: an equal metric, so v0002 becomes CURRENT.
   r = RunRecsys({"train", "--data-dir", data, "--quiet", "--threads", "1", "--models",
-                  "als:factors=8,iterations=3"});
+                 "als:factors=8,iterations=3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto deadline = Clock::now() + std::chrono::seconds(60);
   while (!saw_new && Clock::now() < deadline) {

@@ -32,8 +32,10 @@ Status RunRecommend(CommandContext& ctx);
 Status RunTune(CommandContext& ctx);
 Status RunServe(CommandContext& ctx);
 // recsys serve's body, for the demo's last step: prints its address (and `hint`, when not
-// empty) and serves until SIGTERM or SIGINT.
-Status ServeStep(CommandContext& ctx, const std::string& hint);
+// empty, with {base} replaced by the server's http://host:port) and serves until SIGTERM or
+// SIGINT. log: the event log when the caller has it open (the embedded log takes one writer
+// per partition), else null and the step opens it.
+Status ServeStep(CommandContext& ctx, const std::string& hint, EventLog* log);
 
 // Module options from the resolved settings.
 Result<EmbeddedLogOptions> LogOptionsFrom(const Config& config);

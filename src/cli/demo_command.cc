@@ -94,7 +94,7 @@ Status RunDemo(CommandContext& ctx) {
   const std::string hint = "try:\n  curl -s '{base}/v1/users/" + example_user +
                            "/recommendations?k=5'\n  curl -s '{base}/v1/users/" + example_user +
                            "/profile'\n  curl -s '{base}/openapi.json'\n";
-  return ServeStep(ctx, hint);
+  return ServeStep(ctx, hint, log.get());
 }
 
 }  // namespace recsys

@@ -10,9 +10,7 @@
 #include "models/tune.h"
 
 namespace recsys {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Result<InteractionData> LoadSource(const CommandContext& ctx, const std::string& source) {
   const Config& c = *ctx.config;

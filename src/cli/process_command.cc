@@ -110,15 +110,14 @@ Status SilverStep(CommandContext& ctx) {
 
   const SilverCounts& t = report.total;
   char line[512];
-  std::snprintf(line, sizeof(line),
-                "silver run %s: %s bronze files, read %s = written %s + quarantined %s + "
-                "duplicates %s, in %.1f s (%s events/s)\n",
-                report.run_id.c_str(), FormatCount(report.files).c_str(),
-                FormatCount(t.read).c_str(), FormatCount(t.written).c_str(),
-                FormatCount(t.quarantined).c_str(), FormatCount(t.duplicates).c_str(),
-                report.seconds,
-                FormatCount(static_cast<int64_t>(report.seconds > 0 ? t.read / report.seconds : 0))
-                    .c_str());
+  std::snprintf(
+      line, sizeof(line),
+      "silver run %s: %s bronze files, read %s = written %s + quarantined %s + "
+      "duplicates %s, in %.1f s (%s events/s)\n",
+      report.run_id.c_str(), FormatCount(report.files).c_str(), FormatCount(t.read).c_str(),
+      FormatCount(t.written).c_str(), FormatCount(t.quarantined).c_str(),
+      FormatCount(t.duplicates).c_str(), report.seconds,
+      FormatCount(static_cast<int64_t>(report.seconds > 0 ? t.read / report.seconds : 0)).c_str());
   ctx.text += line;
   for (const auto& [reason, n] : report.quarantined_by_reason) {
     ctx.text += "  quarantined " + reason + ": " + FormatCount(n) + "\n";

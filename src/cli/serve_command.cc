@@ -92,10 +92,16 @@ class Watcher {
 
 }  // namespace
 
-Status ServeStep(CommandContext& ctx, const std::string& hint) {
+Status ServeStep(CommandContext& ctx, const std::string& hint, EventLog* open_log) {
   const Config& c = *ctx.config;
   RECSYS_ASSIGN_OR_RETURN(std::string root, LakeRoot(ctx));
-  RECSYS_ASSIGN_OR_RETURN(std::unique_ptr<EventLog> log, OpenLog(ctx));
+  // The embedded log takes one writer per partition: a caller that has it open lends it.
+  std::unique_ptr<EventLog> own_log;
+  EventLog* log = open_log;
+  if (log == nullptr) {
+    RECSYS_ASSIGN_OR_RETURN(own_log, OpenLog(ctx));
+    log = own_log.get();
+  }
 
   // Fresh interactions are the events after gold's as_of: those before are in the models' data.
   LiveEventsOptions live_options;
@@ -106,7 +112,7 @@ Status ServeStep(CommandContext& ctx, const std::string& hint) {
   if (auto gold = ReadGoldCurrent(root); gold.ok() && !gold->as_of.empty()) {
     if (auto t = ParseRfc3339(gold->as_of)) live_options.since_ms = *t;
   }
-  LiveEvents live(log.get(), live_options);
+  LiveEvents live(log, live_options);
   RECSYS_RETURN_IF_ERROR(live.Start());
 
   EngineOptions engine_options;
@@ -126,7 +132,7 @@ Status ServeStep(CommandContext& ctx, const std::string& hint) {
   api_options.admin_token = c.GetString("serve.admin_token");
   api_options.max_batch_events = static_cast<size_t>(c.GetInt("serve.max_batch_events"));
   api_options.lake_root = root;
-  Api api(api_options, &engine, &live, log.get(), &metrics);
+  Api api(api_options, &engine, &live, log, &metrics);
 
   HttpServerOptions http;
   http.listen = c.GetString("serve.listen");
@@ -171,7 +177,7 @@ Status ServeStep(CommandContext& ctx, const std::string& hint) {
 
 Status RunServe(CommandContext& ctx) {
   if (!ctx.args.empty()) return Status::InvalidArgument("unexpected argument " + ctx.args[0]);
-  return ServeStep(ctx, "");
+  return ServeStep(ctx, "", nullptr);
 }
 
 }  // namespace recsys
