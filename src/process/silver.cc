@@ -28,6 +28,7 @@
 #include "core/event.h"
 #include "core/files.h"
 #include "core/json_writer.h"
+#include "core/temp_dir.h"
 #include "lake/bronze_sink.h"
 #include "lake/duckdb.h"
 
@@ -998,8 +999,11 @@ class SilverRun {
   Clock* clock_ = nullptr;
   int64_t now_ms_ = 0;
   std::string run_;
+  // Scratch (spools, DuckDB spill, staged ids); declared before what writes into it, so it
+  // goes last.
+  std::unique_ptr<TempDir> temp_;
+  std::string temp_dir_;  // temp_->path()
   std::unique_ptr<DuckDb> db_;
-  std::string temp_dir_;
   bool have_event_ids_ = false;
 
   IdSet ids_;
@@ -1058,7 +1062,8 @@ Status SilverRun::Run() {
     st = Commit(files, manifests.max_seq + 1);
   }
   db_.reset();
-  if (!temp_dir_.empty()) (void)RemoveAll(temp_dir_);
+  spools_.reset();
+  temp_.reset();
   if (!st.ok()) {
     if (!stopped_for_testing_) Abandon();
     SilverReport failed;
@@ -1099,10 +1104,11 @@ Status SilverRun::CleanUp(const ManifestState& manifests) {
 }
 
 Status SilverRun::OpenDb(const std::vector<BronzeFile>& files) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/recsys-silver-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) return Status::FromErrno("mkdtemp", tmpl, errno);
-  temp_dir_ = tmpl;
+  temp_ = std::make_unique<TempDir>("recsys-silver");
+  if (temp_->path().empty()) {
+    return Status::IOError("silver: cannot make a scratch folder under $TMPDIR (or /tmp)");
+  }
+  temp_dir_ = temp_->path();
   spools_ = std::make_unique<Spools>(temp_dir_);
   DuckDbOptions db_options;
   db_options.threads = options_.threads;
