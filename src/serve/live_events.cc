@@ -141,6 +141,9 @@ struct LiveEvents::Impl {
 
   Impl(EventLog* l, LiveEventsOptions o) : log(l), options(std::move(o)) {
     since_ms = options.since_ms;
+    // All buckets up front: growing a table of millions of ids rehashes it under attr_mu, and
+    // every request that records an impression waits (tens of milliseconds each time).
+    rec_arms.reserve(options.max_rec_ids);
     if (options.instance_id.empty()) {
       instance_id = RandomHex12();
     } else {
