@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <tuple>
@@ -113,6 +114,10 @@ struct LiveEvents::Impl {
   std::vector<ArmStats> arms;  // few: found by a linear scan
   std::unordered_map<uint64_t, uint32_t> rec_arms;
   std::deque<uint64_t> rec_order;
+  // This run's own rec_ids ("<instance_id>-<counter>", counter >= counter_base) skip the map: the
+  // arm + 1 of counter c sits at own_arms[c % size] (0 = none), for the last
+  // options.max_rec_ids counters. One write per served list, no hashing, no growth.
+  std::vector<uint32_t> own_arms;
 
   // Event ids applied by one path and not yet seen by the other: kTailed = read by the tailer,
   // n > 0 = given to Apply n times.
@@ -144,6 +149,7 @@ struct LiveEvents::Impl {
     // All buckets up front: growing a table of millions of ids rehashes it under attr_mu, and
     // every request that records an impression waits (tens of milliseconds each time).
     rec_arms.reserve(options.max_rec_ids);
+    own_arms.assign(std::max<size_t>(options.max_rec_ids, 1), 0);
     if (options.instance_id.empty()) {
       instance_id = RandomHex12();
     } else {
@@ -159,6 +165,22 @@ struct LiveEvents::Impl {
   Shard& ShardFor(std::string_view key) { return shards[StringHash{}(key) & (kShardCount - 1)]; }
   const Shard& ShardFor(std::string_view key) const {
     return shards[StringHash{}(key) & (kShardCount - 1)];
+  }
+
+  // The counter of one of this run's rec_ids; nullopt for any other id.
+  std::optional<uint64_t> OwnCounter(std::string_view rec_id) const {
+    if (rec_id.size() <= instance_id.size() || !rec_id.starts_with(instance_id) ||
+        rec_id[instance_id.size()] != '-') {
+      return std::nullopt;
+    }
+    std::string_view rest = rec_id.substr(instance_id.size() + 1);
+    uint64_t n = 0;
+    auto res = std::from_chars(rest.data(), rest.data() + rest.size(), n, 36);
+    if (res.ec != std::errc() || res.ptr != rest.data() + rest.size() || n < counter_base ||
+        n >= counter.load(std::memory_order_relaxed)) {
+      return std::nullopt;
+    }
+    return n;
   }
 
   // True if the event id is one of this run's impressions.
@@ -233,10 +255,14 @@ struct LiveEvents::Impl {
   // Counts a served list; a rec_id seen before is not counted again.
   void CountImpression(const std::string& rec_id, const std::string& model,
                        const std::string& version, const std::string& variant, size_t items) {
-    const uint64_t hash = StringHash{}(rec_id);
+    const std::optional<uint64_t> own = OwnCounter(rec_id);
+    const uint64_t hash = own ? 0 : StringHash{}(rec_id);
     std::lock_guard lock(attr_mu);
     const uint32_t arm = ArmOf(model, version, variant);
-    if (!rec_id.empty()) {
+    if (own) {
+      uint32_t& slot = own_arms[*own % own_arms.size()];
+      slot = arm + 1;
+    } else if (!rec_id.empty()) {
       if (!rec_arms.try_emplace(hash, arm).second) return;
       rec_order.push_back(hash);
       while (rec_order.size() > options.max_rec_ids) {
@@ -264,14 +290,27 @@ struct LiveEvents::Impl {
       if (click) unattributed.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    const uint64_t hash = StringHash{}(e.rec_id);
+    const std::optional<uint64_t> own = OwnCounter(e.rec_id);
     std::lock_guard lock(attr_mu);
-    auto it = rec_arms.find(hash);
-    if (it == rec_arms.end()) {
-      unattributed.fetch_add(1, std::memory_order_relaxed);
-      return;
+    uint32_t arm = 0;
+    if (own) {
+      // Within the last size counters, else forgotten like the map's oldest ids.
+      const uint64_t next = counter.load(std::memory_order_relaxed);
+      const uint32_t slot = own_arms[*own % own_arms.size()];
+      if (slot == 0 || next - *own > own_arms.size()) {
+        unattributed.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      arm = slot - 1;
+    } else {
+      auto it = rec_arms.find(StringHash{}(e.rec_id));
+      if (it == rec_arms.end()) {
+        unattributed.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      arm = it->second;
     }
-    ArmStats& a = arms[it->second];
+    ArmStats& a = arms[arm];
     if (click) {
       a.clicks += 1;
     } else {
