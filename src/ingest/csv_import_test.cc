@@ -123,7 +123,7 @@ std::map<std::string, int64_t> Reasons(std::initializer_list<std::pair<const cha
 
 TEST(CsvImportTest, OnlineRetail) {
   Imported r;
-  Import(Preset("online-retail"), {kFixtures + "/online-retail/online_retail.csv"}, &r);
+  Import(Preset("online-retail"), {kFixtures + "/online-retail/orders.csv"}, &r);
   const ImportStats& s = r.stats;
   EXPECT_EQ(s.files, 1);
   EXPECT_EQ(s.rows, 10);
@@ -136,9 +136,9 @@ TEST(CsvImportTest, OnlineRetail) {
   const Refused* cancelled = r.sink.RefusedAt(5);
   ASSERT_NE(cancelled, nullptr);
   EXPECT_EQ(cancelled->reason, "cancelled_invoice");
-  EXPECT_NE(cancelled->message.find("C536379"), std::string::npos) << cancelled->message;
-  EXPECT_EQ(cancelled->raw, "C536379,D,Discount,-1,12/1/2010 9:41,27.5,14527,United Kingdom");
-  EXPECT_EQ(cancelled->file, kFixtures + "/online-retail/online_retail.csv");
+  EXPECT_NE(cancelled->message.find("C700109"), std::string::npos) << cancelled->message;
+  EXPECT_EQ(cancelled->raw, "C700109,D,Discount,-1,12/1/2010 9:41,27.5,31009,United Kingdom");
+  EXPECT_EQ(cancelled->file, kFixtures + "/online-retail/orders.csv");
   EXPECT_EQ(r.sink.RefusedAt(6)->reason, "missing_user");  // also priced 0: the user comes first
   EXPECT_EQ(r.sink.RefusedAt(7)->reason, "missing_user");
   EXPECT_EQ(r.sink.RefusedAt(7)->message, "CustomerID is empty");
@@ -149,39 +149,39 @@ TEST(CsvImportTest, OnlineRetail) {
   std::vector<const Event*> purchases = r.sink.OfType(EventType::kPurchase);
   ASSERT_EQ(purchases.size(), 5u);
   const Event& first = *purchases[0];
-  EXPECT_EQ(first.user_id, "17850");
-  EXPECT_EQ(first.product_id, "85123A");
-  EXPECT_EQ(first.order_id, "536365");
-  EXPECT_EQ(first.session_id, "imp-536365");
+  EXPECT_EQ(first.user_id, "31001");
+  EXPECT_EQ(first.product_id, "40001A");
+  EXPECT_EQ(first.order_id, "700101");
+  EXPECT_EQ(first.session_id, "imp-700101");
   EXPECT_EQ(first.quantity, 6);
   EXPECT_EQ(first.price, 2.55);
   EXPECT_EQ(first.currency, "GBP");
   EXPECT_EQ(first.event_time_ms, Time("2010-12-01T08:26:00Z"));  // GMT in winter
-  EXPECT_EQ(purchases[2]->user_id, "17850");                     // "17850.0" in the file
+  EXPECT_EQ(purchases[2]->user_id, "31001");                     // "31001.0" in the file
   // London summer time is an hour ahead of UTC.
   EXPECT_EQ(purchases[4]->event_time_ms, Time("2011-06-15T12:05:00Z"));
   EXPECT_EQ(purchases[4]->price, 2.95);
 
-  const Event* user = r.sink.Find(EventType::kSignup, "12583");
+  const Event* user = r.sink.Find(EventType::kSignup, "31002");
   ASSERT_NE(user, nullptr);
   EXPECT_EQ(user->user.country, "France");
   EXPECT_EQ(user->event_time_ms, Time("2010-12-01T08:45:00Z"));
-  EXPECT_EQ(r.sink.Find(EventType::kSignup, "17850")->event_time_ms, Time("2010-12-01T08:26:00Z"));
-  EXPECT_EQ(r.sink.Find(EventType::kSignup, "13047"), nullptr);  // only refused rows
+  EXPECT_EQ(r.sink.Find(EventType::kSignup, "31001")->event_time_ms, Time("2010-12-01T08:26:00Z"));
+  EXPECT_EQ(r.sink.Find(EventType::kSignup, "31003"), nullptr);  // only refused rows
 
-  const Event* heart = r.sink.Find(EventType::kProductCreated, "85123A");
-  ASSERT_NE(heart, nullptr);
-  EXPECT_EQ(heart->product.title, "WHITE HANGING HEART T-LIGHT HOLDER");
-  EXPECT_EQ(heart->product.price, 2.55);  // as first seen, not the later 2.95
-  EXPECT_EQ(heart->product.currency, "GBP");
-  EXPECT_EQ(heart->event_time_ms, Time("2010-12-01T08:26:00Z"));
-  EXPECT_EQ(r.sink.Find(EventType::kProductCreated, "22633")->product.title,
-            "HAND WARMER UNION JACK, RED");
+  const Event* towel = r.sink.Find(EventType::kProductCreated, "40001A");
+  ASSERT_NE(towel, nullptr);
+  EXPECT_EQ(towel->product.title, "LINEN TEA TOWEL STRIPED");
+  EXPECT_EQ(towel->product.price, 2.55);  // as first seen, not the later 2.95
+  EXPECT_EQ(towel->product.currency, "GBP");
+  EXPECT_EQ(towel->event_time_ms, Time("2010-12-01T08:26:00Z"));
+  EXPECT_EQ(r.sink.Find(EventType::kProductCreated, "40003")->product.title,
+            "WOOL SCARF TARTAN, GREEN");
 }
 
 TEST(CsvImportTest, DunnhumbyWithProductsAndDemographics) {
   Imported r;
-  Import(Preset("dunnhumby"), {kFixtures + "/dunnhumby/transactions_sample.csv"}, &r);
+  Import(Preset("dunnhumby"), {kFixtures + "/dunnhumby/transactions.csv"}, &r);
   const ImportStats& s = r.stats;
   EXPECT_EQ(s.rows, 6);
   EXPECT_EQ(s.catalog_rows, 7);
@@ -190,9 +190,10 @@ TEST(CsvImportTest, DunnhumbyWithProductsAndDemographics) {
   EXPECT_EQ(s.quarantined_by_reason, Reasons({{"bad_quantity", 1}, {"bad_price", 1}}));
   EXPECT_EQ(r.sink.RefusedAt(5)->reason, "bad_quantity");
   EXPECT_EQ(r.sink.RefusedAt(6)->reason, "bad_price");
-  // Households 2261 and 400 buy; 77 only has demographics. 511 and 1829 have only refused rows.
+  // Households 5001 and 5002 buy; 5009 only has demographics. 5003 and 5004 have only refused
+  // rows.
   EXPECT_EQ(s.users, 3);
-  // Four catalog products, and 999999 that the catalog lacks.
+  // Four catalog products, and 699999 that the catalog lacks.
   EXPECT_EQ(s.products, 5);
 
   std::vector<const Event*> p = r.sink.OfType(EventType::kPurchase);
@@ -200,33 +201,33 @@ TEST(CsvImportTest, DunnhumbyWithProductsAndDemographics) {
   EXPECT_EQ(p[0]->event_time_ms, Time("2017-01-28T19:06:58Z"));  // EST, UTC-5
   EXPECT_EQ(p[0]->price, 3.86);
   EXPECT_EQ(p[0]->currency, "USD");
-  EXPECT_EQ(p[0]->order_id, "31625220889");
+  EXPECT_EQ(p[0]->order_id, "90000000001");
   EXPECT_EQ(p[1]->quantity, 3);
   EXPECT_EQ(p[1]->price, 1.5);                                   // sales_value 4.5 for 3
   EXPECT_EQ(p[2]->event_time_ms, Time("2017-07-04T13:15:00Z"));  // EDT, UTC-4
   EXPECT_EQ(p[2]->price, 3.75);
   EXPECT_EQ(p[3]->event_time_ms, Time("2017-11-05T08:30:00Z"));  // back to EST that morning
 
-  const Event* soup = r.sink.Find(EventType::kProductCreated, "940996");
+  const Event* soup = r.sink.Find(EventType::kProductCreated, "600001");
   ASSERT_NE(soup, nullptr);
-  EXPECT_EQ(soup->product.title, "CONDENSED SOUP 10.75 OZ");
-  EXPECT_EQ(soup->product.category, "GROCERY > SOUP > CONDENSED SOUP");
+  EXPECT_EQ(soup->product.title, "TOMATO SOUP 12 OZ");
+  EXPECT_EQ(soup->product.category, "GROCERY > SOUP > TOMATO SOUP");
   EXPECT_EQ(soup->product.brand, "Private");
   EXPECT_EQ(soup->product.price, 3.86);
   EXPECT_EQ(soup->event_time_ms, Time("2017-01-28T19:06:58Z"));
-  const Event* misc = r.sink.Find(EventType::kProductCreated, "26081");
+  const Event* misc = r.sink.Find(EventType::kProductCreated, "600003");
   ASSERT_NE(misc, nullptr);
   EXPECT_EQ(misc->product.title, "MISCELLANEOUS");
   EXPECT_EQ(misc->product.category, "MISCELLANEOUS");
   EXPECT_EQ(misc->event_time_ms, Time("2017-01-28T19:06:58Z"));  // unmentioned: the earliest row
-  EXPECT_EQ(r.sink.Find(EventType::kProductCreated, "999999")->product.title, "999999");
+  EXPECT_EQ(r.sink.Find(EventType::kProductCreated, "699999")->product.title, "699999");
 
-  const Event* h400 = r.sink.Find(EventType::kSignup, "400");
-  ASSERT_NE(h400, nullptr);
-  EXPECT_EQ(h400->user.age_band, "25-34");
-  EXPECT_EQ(h400->event_time_ms, Time("2017-07-04T13:15:00Z"));
-  EXPECT_EQ(r.sink.Find(EventType::kSignup, "77")->user.age_band, "65+");
-  EXPECT_EQ(r.sink.Find(EventType::kSignup, "511"), nullptr);
+  const Event* h5002 = r.sink.Find(EventType::kSignup, "5002");
+  ASSERT_NE(h5002, nullptr);
+  EXPECT_EQ(h5002->user.age_band, "25-34");
+  EXPECT_EQ(h5002->event_time_ms, Time("2017-07-04T13:15:00Z"));
+  EXPECT_EQ(r.sink.Find(EventType::kSignup, "5009")->user.age_band, "65+");
+  EXPECT_EQ(r.sink.Find(EventType::kSignup, "5003"), nullptr);
 }
 
 TEST(CsvImportTest, DunnhumbyFolderAndOnlyMentionedEntities) {
@@ -235,14 +236,14 @@ TEST(CsvImportTest, DunnhumbyFolderAndOnlyMentionedEntities) {
   Imported r;
   Import(o, {kFixtures + "/dunnhumby"}, &r);
   EXPECT_EQ(r.stats.rows, 6);
-  EXPECT_EQ(r.stats.users, 2);     // 2261, 400
-  EXPECT_EQ(r.stats.products, 3);  // 940996, 873902, 999999
-  EXPECT_EQ(r.sink.Find(EventType::kSignup, "77"), nullptr);
+  EXPECT_EQ(r.stats.users, 2);     // 5001, 5002
+  EXPECT_EQ(r.stats.products, 3);  // 600001, 600002, 699999
+  EXPECT_EQ(r.sink.Find(EventType::kSignup, "5009"), nullptr);
 }
 
 TEST(CsvImportTest, MovieLens100k) {
   Imported r;
-  Import(Preset("movielens"), {kFixtures + "/ml-100k/u.data"}, &r);
+  Import(Preset("movielens"), {kFixtures + "/movielens-tab/u.data"}, &r);
   const ImportStats& s = r.stats;
   EXPECT_EQ(s.rows, 6);
   EXPECT_EQ(s.events[0], 3);
@@ -251,83 +252,84 @@ TEST(CsvImportTest, MovieLens100k) {
   EXPECT_EQ(r.sink.RefusedAt(4)->reason, "bad_rating");
   EXPECT_EQ(r.sink.RefusedAt(5)->reason, "bad_time");
   EXPECT_EQ(r.sink.RefusedAt(6)->reason, "ragged_row");
-  EXPECT_EQ(r.sink.RefusedAt(6)->raw, "166\t346");
+  EXPECT_EQ(r.sink.RefusedAt(6)->raw, "905\t7005");
   EXPECT_EQ(s.users, 3);
   EXPECT_EQ(s.products, 4);
 
   std::vector<const Event*> views = r.sink.OfType(EventType::kProductView);
   ASSERT_EQ(views.size(), 3u);
-  EXPECT_EQ(views[0]->user_id, "196");
-  EXPECT_EQ(views[0]->product_id, "242");
+  EXPECT_EQ(views[0]->user_id, "901");
+  EXPECT_EQ(views[0]->product_id, "7001");
   EXPECT_EQ(views[0]->rating, 3);
-  EXPECT_EQ(views[0]->event_time_ms, Time("1997-12-04T15:55:49Z"));
-  EXPECT_EQ(views[0]->session_id, "imp-196-19971204");
+  EXPECT_EQ(views[0]->event_time_ms, Time("1997-12-05T05:33:20Z"));
+  EXPECT_EQ(views[0]->session_id, "imp-901-19971205");
   EXPECT_EQ(views[0]->order_id, "");
   EXPECT_FALSE(views[0]->price);
   EXPECT_EQ(views[2]->rating, 5);
 
-  const Event* lac = r.sink.Find(EventType::kProductCreated, "302");
-  ASSERT_NE(lac, nullptr);
-  EXPECT_EQ(lac->product.title, "City Confidential (1997)");
-  EXPECT_EQ(lac->product.category, "Crime");
-  EXPECT_EQ(lac->product.tags,
+  const Event* city = r.sink.Find(EventType::kProductCreated, "7002");
+  ASSERT_NE(city, nullptr);
+  EXPECT_EQ(city->product.title, "City Confidential (1997)");
+  EXPECT_EQ(city->product.category, "Crime");
+  EXPECT_EQ(city->product.tags,
             (std::vector<std::string>{"Crime", "Film-Noir", "Mystery", "Thriller"}));
-  EXPECT_EQ(lac->event_time_ms, Time("1997-12-04T15:56:40Z"));  // its earliest rating
-  const Event* jean = r.sink.Find(EventType::kProductCreated, "1300");
-  ASSERT_NE(jean, nullptr);
-  EXPECT_EQ(jean->product.title, "\"Jean de Florette\" \xC3\xA9t\xC3\xA9 (1986)");  // latin-1 in
-  EXPECT_FALSE(jean->product.category);  // only the "unknown" genre
-  EXPECT_EQ(jean->event_time_ms, Time("1997-12-04T15:55:49Z"));
+  EXPECT_EQ(city->event_time_ms, Time("1997-12-05T05:34:11Z"));  // its earliest rating
+  const Event* pierre = r.sink.Find(EventType::kProductCreated, "7009");
+  ASSERT_NE(pierre, nullptr);
+  EXPECT_EQ(pierre->product.title,
+            "\"Pierre de Provence\" \xC3\xA9t\xC3\xA9 (1986)");  // latin-1 in
+  EXPECT_FALSE(pierre->product.category);                        // only the "unknown" genre
+  EXPECT_EQ(pierre->event_time_ms, Time("1997-12-05T05:33:20Z"));
 
-  const Event* u196 = r.sink.Find(EventType::kSignup, "196");
-  ASSERT_NE(u196, nullptr);
-  EXPECT_EQ(u196->user.age_band, "45-54");
-  EXPECT_EQ(u196->user.gender, "male");
-  EXPECT_EQ(r.sink.Find(EventType::kSignup, "186")->user.gender, "female");
-  EXPECT_EQ(r.sink.Find(EventType::kSignup, "186")->user.age_band, "35-44");
+  const Event* u901 = r.sink.Find(EventType::kSignup, "901");
+  ASSERT_NE(u901, nullptr);
+  EXPECT_EQ(u901->user.age_band, "45-54");
+  EXPECT_EQ(u901->user.gender, "male");
+  EXPECT_EQ(r.sink.Find(EventType::kSignup, "902")->user.gender, "female");
+  EXPECT_EQ(r.sink.Find(EventType::kSignup, "902")->user.age_band, "35-44");
 }
 
 TEST(CsvImportTest, MovieLensLatestRatingsAndMovies) {
   Imported r;
-  Import(Preset("movielens"), {kFixtures + "/ml-latest-small"}, &r);
+  Import(Preset("movielens"), {kFixtures + "/movielens-csv"}, &r);
   const ImportStats& s = r.stats;
   EXPECT_EQ(s.rows, 4);
   EXPECT_EQ(s.events[0], 4);
   EXPECT_EQ(s.quarantined, 0);
   EXPECT_EQ(s.users, 2);
-  EXPECT_EQ(s.products, 5);  // four movies and 99999, which movies.csv lacks
+  EXPECT_EQ(s.products, 5);  // four movies and 199999, which movies.csv lacks
 
   std::vector<const Event*> views = r.sink.OfType(EventType::kProductView);
   ASSERT_EQ(views.size(), 4u);
   EXPECT_EQ(views[1]->rating, 4.5);
   EXPECT_EQ(views[2]->rating, 0.5);
-  EXPECT_EQ(views[2]->event_time_ms, Time("2015-10-24T19:27:15Z"));
+  EXPECT_EQ(views[2]->event_time_ms, Time("2015-10-24T20:53:20Z"));
 
-  const Event* toy = r.sink.Find(EventType::kProductCreated, "1");
-  ASSERT_NE(toy, nullptr);
-  EXPECT_EQ(toy->product.title, "Tin Soldier Tales (1995)");
-  EXPECT_EQ(toy->product.category, "Adventure");
-  EXPECT_EQ(toy->product.tags,
+  const Event* tin = r.sink.Find(EventType::kProductCreated, "101");
+  ASSERT_NE(tin, nullptr);
+  EXPECT_EQ(tin->product.title, "Tin Soldier Tales (1995)");
+  EXPECT_EQ(tin->product.category, "Adventure");
+  EXPECT_EQ(tin->product.tags,
             (std::vector<std::string>{"Adventure", "Animation", "Children", "Comedy", "Fantasy"}));
-  EXPECT_EQ(toy->event_time_ms, Time("2000-07-30T18:45:11Z"));
-  const Event* president = r.sink.Find(EventType::kProductCreated, "11");
+  EXPECT_EQ(tin->event_time_ms, Time("2000-07-30T20:46:40Z"));
+  const Event* president = r.sink.Find(EventType::kProductCreated, "111");
   EXPECT_EQ(president->product.title, "Quiet President, The (1995)");
-  EXPECT_EQ(president->event_time_ms, Time("2000-07-30T18:20:50Z"));  // the earliest rating
-  const Event* suspects = r.sink.Find(EventType::kProductCreated, "50");
-  EXPECT_FALSE(suspects->product.category);
-  EXPECT_FALSE(suspects->product.tags);
-  EXPECT_EQ(r.sink.Find(EventType::kSignup, "1")->event_time_ms, Time("2000-07-30T18:20:50Z"));
+  EXPECT_EQ(president->event_time_ms, Time("2000-07-30T19:23:20Z"));  // the earliest rating
+  const Event* strangers = r.sink.Find(EventType::kProductCreated, "150");
+  EXPECT_FALSE(strangers->product.category);
+  EXPECT_FALSE(strangers->product.tags);
+  EXPECT_EQ(r.sink.Find(EventType::kSignup, "41")->event_time_ms, Time("2000-07-30T19:23:20Z"));
 }
 
 TEST(CsvImportTest, SameFileGivesSameEventIdsWhereverItLies) {
   Imported a, b, c;
-  Import(Preset("online-retail"), {kFixtures + "/online-retail/online_retail.csv"}, &a);
-  Import(Preset("online-retail"), {kFixtures + "/online-retail/online_retail.csv"}, &b);
+  Import(Preset("online-retail"), {kFixtures + "/online-retail/orders.csv"}, &a);
+  Import(Preset("online-retail"), {kFixtures + "/online-retail/orders.csv"}, &b);
   TempDir dir;
-  auto text = ReadFile(kFixtures + "/online-retail/online_retail.csv");
+  auto text = ReadFile(kFixtures + "/online-retail/orders.csv");
   ASSERT_TRUE(text.ok());
-  ASSERT_TRUE(WriteFileAtomic(dir.path() + "/online_retail.csv", *text).ok());
-  Import(Preset("online-retail"), {dir.path() + "/online_retail.csv"}, &c);
+  ASSERT_TRUE(WriteFileAtomic(dir.path() + "/orders.csv", *text).ok());
+  Import(Preset("online-retail"), {dir.path() + "/orders.csv"}, &c);
   ASSERT_EQ(a.sink.events.size(), b.sink.events.size());
   ASSERT_EQ(a.sink.events.size(), c.sink.events.size());
   for (size_t i = 0; i < a.sink.events.size(); ++i) {
@@ -337,12 +339,12 @@ TEST(CsvImportTest, SameFileGivesSameEventIdsWhereverItLies) {
   // A file of the same name with one row changed: only that row's id changes.
   TempDir other;
   std::string changed = *text;
-  const size_t pos = changed.find("WHITE METAL LANTERN,6,");
+  const size_t pos = changed.find("ENAMEL MILK JUG,6,");
   ASSERT_NE(pos, std::string::npos);
-  changed.replace(pos, 22, "WHITE METAL LANTERN,8,");
-  ASSERT_TRUE(WriteFileAtomic(other.path() + "/online_retail.csv", changed).ok());
+  changed.replace(pos, 18, "ENAMEL MILK JUG,8,");
+  ASSERT_TRUE(WriteFileAtomic(other.path() + "/orders.csv", changed).ok());
   Imported e;
-  Import(Preset("online-retail"), {other.path() + "/online_retail.csv"}, &e);
+  Import(Preset("online-retail"), {other.path() + "/orders.csv"}, &e);
   const std::vector<const Event*> before = a.sink.OfType(EventType::kPurchase);
   const std::vector<const Event*> after = e.sink.OfType(EventType::kPurchase);
   ASSERT_EQ(before.size(), after.size());
@@ -352,7 +354,7 @@ TEST(CsvImportTest, SameFileGivesSameEventIdsWhereverItLies) {
 
   // Another source gives other ids.
   Imported d;
-  Import(Preset("movielens"), {kFixtures + "/ml-latest-small/ratings.csv"}, &d);
+  Import(Preset("movielens"), {kFixtures + "/movielens-csv/ratings.csv"}, &d);
   std::set<std::string> ids;
   for (const Event& e : a.sink.events) ids.insert(e.event_id);
   for (const Event& e : d.sink.events) EXPECT_EQ(ids.count(e.event_id), 0u);
@@ -491,7 +493,7 @@ TEST(CsvImportTest, MissingColumnAndBadOptionsAreErrorsNamingThem) {
 
 // Random damage to a valid file: every row is an event or quarantined, the import never fails.
 TEST(CsvImportTest, DamagedInputNeverStopsTheImport) {
-  auto text = ReadFile(kFixtures + "/online-retail/online_retail.csv");
+  auto text = ReadFile(kFixtures + "/online-retail/orders.csv");
   ASSERT_TRUE(text.ok());
   const std::string header = text->substr(0, text->find('\n') + 1);
   const std::string body = text->substr(header.size());
