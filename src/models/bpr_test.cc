@@ -13,6 +13,7 @@ namespace {
 
 using test_support::AllUsers;
 using test_support::Checkerboard;
+using test_support::ExpectOwnHalfFirst;
 using test_support::ExpectSameLists;
 using test_support::Fitted;
 using test_support::Items;
@@ -34,18 +35,6 @@ std::vector<std::vector<ItemScore>> RecommendAll(const Recommender& model, const
   std::vector<int32_t> users = AllUsers(m);
   EXPECT_TRUE(model.Recommend(users, m, 10, RecommendOptions{}, &out).ok());
   return out;
-}
-
-void ExpectOwnHalfFirst(const Recommender& model, const CsrMatrix& m) {
-  std::vector<std::vector<ItemScore>> out = RecommendAll(model, m);
-  ASSERT_EQ(out.size(), 20u);
-  for (int32_t u = 0; u < 20; ++u) {
-    const int32_t own = u < 10 ? 0 : 5;
-    ASSERT_EQ(out[u].size(), 7u) << "user " << u;
-    for (size_t n = 0; n < out[u].size(); ++n) {
-      EXPECT_EQ(SameHalf(out[u][n].item, own), n < 2) << "user " << u << " rank " << n;
-    }
-  }
 }
 
 TEST(BprTest, RanksOwnHalfItemsAboveTheOtherHalf) {

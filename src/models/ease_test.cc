@@ -14,6 +14,7 @@ namespace {
 
 using test_support::AllUsers;
 using test_support::Checkerboard;
+using test_support::ExpectOwnHalfFirst;
 using test_support::ExpectSameLists;
 using test_support::Fitted;
 using test_support::Items;
@@ -93,19 +94,7 @@ TEST(EaseTest, RecommendsUnseenItemsOfTheUsersOwnHalfFirst) {
   CsrMatrix m = Checkerboard();
   auto model = Fitted("ease:lambda=10", m);
   ASSERT_NE(model, nullptr);
-  std::vector<std::vector<ItemScore>> out;
-  std::vector<int32_t> users = AllUsers(m);
-  ASSERT_TRUE(model->Recommend(users, m, 7, RecommendOptions{}, &out).ok());
-  for (int32_t u : users) {
-    const int32_t own = u < 10 ? 0 : 5;
-    ASSERT_EQ(out[u].size(), 7u) << "user " << u;
-    for (size_t n = 0; n < out[u].size(); ++n) {
-      EXPECT_EQ(SameHalf(out[u][n].item, own), n < 2) << "user " << u << " rank " << n;
-    }
-    for (const ItemScore& s : out[u]) {
-      for (int32_t seen : m.RowIndices(u)) EXPECT_NE(s.item, seen) << "user " << u;
-    }
-  }
+  ExpectOwnHalfFirst(*model, m);
 }
 
 TEST(EaseTest, SimilarItemsComeFromTheSameHalf) {

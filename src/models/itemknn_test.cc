@@ -14,29 +14,12 @@ namespace {
 
 using test_support::AllUsers;
 using test_support::Checkerboard;
+using test_support::ExpectOwnHalfFirst;
 using test_support::ExpectSameLists;
 using test_support::Fitted;
 using test_support::Items;
 using test_support::SameHalf;
 using test_support::SavedAndLoaded;
-
-// Every user gets its two unseen own-half items first, then only other-half items.
-void ExpectOwnHalfFirst(const Recommender& model, const CsrMatrix& m) {
-  std::vector<std::vector<ItemScore>> out;
-  std::vector<int32_t> users = AllUsers(m);
-  ASSERT_TRUE(model.Recommend(users, m, 7, RecommendOptions{}, &out).ok());
-  ASSERT_EQ(out.size(), users.size());
-  for (int32_t u : users) {
-    const int32_t own = u < 10 ? 0 : 5;
-    ASSERT_EQ(out[u].size(), 7u) << "user " << u;
-    for (size_t n = 0; n < out[u].size(); ++n) {
-      EXPECT_EQ(SameHalf(out[u][n].item, own), n < 2) << "user " << u << " rank " << n;
-    }
-    for (const ItemScore& s : out[u]) {
-      for (int32_t seen : m.RowIndices(u)) EXPECT_NE(s.item, seen) << "user " << u;
-    }
-  }
-}
 
 TEST(ItemKnnTest, RecommendsUnseenItemsOfTheUsersOwnHalfFirst) {
   CsrMatrix m = Checkerboard();

@@ -77,4 +77,23 @@ inline void ExpectSameLists(const std::vector<std::vector<ItemScore>>& a,
   }
 }
 
+// Every user of the checkerboard gets its two unseen own-half items first, then only
+// other-half items, and never an item it has seen.
+inline void ExpectOwnHalfFirst(const Recommender& model, const CsrMatrix& m) {
+  std::vector<std::vector<ItemScore>> out;
+  std::vector<int32_t> users = AllUsers(m);
+  ASSERT_TRUE(model.Recommend(users, m, 7, RecommendOptions{}, &out).ok());
+  ASSERT_EQ(out.size(), users.size());
+  for (int32_t u : users) {
+    const int32_t own = u < 10 ? 0 : 5;
+    ASSERT_EQ(out[u].size(), 7u) << "user " << u;
+    for (size_t n = 0; n < out[u].size(); ++n) {
+      EXPECT_EQ(SameHalf(out[u][n].item, own), n < 2) << "user " << u << " rank " << n;
+    }
+    for (const ItemScore& s : out[u]) {
+      for (int32_t seen : m.RowIndices(u)) EXPECT_NE(s.item, seen) << "user " << u;
+    }
+  }
+}
+
 }  // namespace recsys::test_support
