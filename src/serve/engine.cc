@@ -223,22 +223,35 @@ struct Engine::State {
 };
 
 struct Engine::Impl {
+  // The admin settings as requests use them, replaced whole by the admin calls.
+  struct Settings {
+    Rules rules;
+    Experiment experiment;
+    std::map<std::string, double> hybrid_weights;  // for the default model; empty = fitted
+    // Derived from rules.
+    std::vector<std::string> excluded_categories;  // lower-cased
+    std::vector<std::string> excluded_products;
+    std::vector<Rules::Boost> boosts;  // values lower-cased for category and brand
+  };
+
+  // What a request reads: one state, one settings, and what they make together, derived once.
+  struct View {
+    std::shared_ptr<const State> state;
+    std::shared_ptr<const Settings> settings;
+    std::vector<VariantPlan> plans;
+    std::vector<std::vector<int32_t>> excluded_items;  // per slot: the rules' products, sorted
+  };
+
   EngineOptions options;
   LiveEvents* live;
   ModelRegistry registry;
 
-  std::mutex reload_mu;  // one Reload at a time
-  mutable std::mutex state_mu;
-  std::shared_ptr<const State> state;
-
-  mutable std::mutex config_mu;
-  Rules rules;
-  Experiment experiment;
-  std::map<std::string, double> hybrid_weights;  // for the default model; empty = fitted
-  // Derived from rules: lower-cased.
-  std::vector<std::string> excluded_categories;
-  std::unordered_set<std::string> excluded_products;
-  std::vector<Rules::Boost> boosts;  // values lower-cased for category and brand
+  std::mutex reload_mu;   // one state build (Reload, SetExperiment) at a time
+  std::mutex publish_mu;  // one Publish at a time: each reads what the other half is
+  mutable std::mutex view_mu;
+  std::shared_ptr<const State> state;        // last published; null until a model loads
+  std::shared_ptr<const Settings> settings;  // never null
+  std::shared_ptr<const View> view;          // null until a model loads
 
   // Folded-in user vectors: (model name + version + user) -> (fresh version, vector).
   struct CacheShard {
@@ -249,11 +262,22 @@ struct Engine::Impl {
   std::atomic<int64_t> candidate_hits{0}, candidate_misses{0};
 
   Impl(EngineOptions o, LiveEvents* l)
-      : options(std::move(o)), live(l), registry(options.lake_root) {}
+      : options(std::move(o)),
+        live(l),
+        registry(options.lake_root),
+        settings(std::make_shared<Settings>()) {}
 
+  std::shared_ptr<const View> CurrentView() const {
+    std::lock_guard<std::mutex> lock(view_mu);
+    return view;
+  }
   std::shared_ptr<const State> Current() const {
-    std::lock_guard<std::mutex> lock(state_mu);
+    std::lock_guard<std::mutex> lock(view_mu);
     return state;
+  }
+  std::shared_ptr<const Settings> CurrentSettings() const {
+    std::lock_guard<std::mutex> lock(view_mu);
+    return settings;
   }
 
   Result<std::string> DefaultModelName() const {
@@ -339,16 +363,37 @@ struct Engine::Impl {
     return s;
   }
 
-  void Swap(std::shared_ptr<const State> s) {
-    const int64_t as_of = s->shop->as_of_ms();
+  // Makes (s, st) what requests see, with the plans and item sets derived from them once here.
+  // Nothing changes when the experiment or weights do not fit the state. s may be null (no
+  // model yet): then only the settings are kept. REQUIRES: publish_mu held.
+  Status Publish(std::shared_ptr<const State> s, std::shared_ptr<const Settings> st) {
+    std::shared_ptr<View> v;
+    if (s != nullptr) {
+      v = std::make_shared<View>();
+      v->state = s;
+      v->settings = st;
+      RECSYS_ASSIGN_OR_RETURN(v->plans, Plans(*s, st->experiment, st->hybrid_weights));
+      for (const Slot& slot : s->slots) {
+        std::vector<int32_t> items;
+        for (const std::string& id : st->excluded_products) {
+          const int32_t item = slot.model->lm.items.Find(id);
+          if (item >= 0) items.push_back(item);
+        }
+        std::sort(items.begin(), items.end());
+        v->excluded_items.push_back(std::move(items));
+      }
+    }
     bool new_gold = false;
     {
-      std::lock_guard<std::mutex> lock(state_mu);
-      new_gold = state == nullptr || state->gold != s->gold;
-      state = std::move(s);
+      std::lock_guard<std::mutex> lock(view_mu);
+      new_gold = s != nullptr && (state == nullptr || state->gold != s->gold);
+      state = s;
+      settings = std::move(st);
+      view = std::move(v);
     }
     // The new gold holds the events up to its as_of: only later ones stay fresh.
-    if (new_gold && as_of > 0) live->AdvanceSince(as_of);
+    if (new_gold && s->shop->as_of_ms() > 0) live->AdvanceSince(s->shop->as_of_ms());
+    return Status::OK();
   }
 
   // The variant plans of the current experiment over state s.
@@ -416,20 +461,20 @@ struct Engine::Impl {
   // A request resolved against one state.
   struct Ctx {
     const State* s;
+    const Settings* settings;
     const Slot* slot;
-    const VariantPlan* plan;
-    std::string variant;
     // Allowed items (model index) as the rules, the category and the exclusions say.
-    std::string category;           // lower-cased
-    std::vector<int32_t> excluded;  // sorted model items: history (unless include_seen) + asked
-    bool exclude_unavailable = true;
+    std::string category;  // lower-cased
+    // Sorted model items: history (unless include_seen), asked and ruled out.
+    std::vector<int32_t> excluded;
   };
 
   bool Allowed(const Ctx& c, int32_t item) const {
     if (std::binary_search(c.excluded.begin(), c.excluded.end(), item)) return false;
     const ProductInfo* p = c.slot->product_of[static_cast<size_t>(item)];
+    const std::vector<std::string>& excluded_categories = c.settings->excluded_categories;
     if (p == nullptr) return c.category.empty() && excluded_categories.empty();
-    if (c.exclude_unavailable && !p->available()) return false;
+    if (c.settings->rules.exclude_unavailable && !p->available()) return false;
     if (!c.category.empty() && !CategoryMatches(*p, c.category)) return false;
     for (const std::string& e : excluded_categories) {
       if (CategoryMatches(*p, e)) return false;
@@ -665,7 +710,7 @@ struct Engine::Impl {
         } else {
           const ProductInfo* p = shop.FindProduct(id);
           if (p == nullptr) continue;
-          if (c.exclude_unavailable && !p->available()) continue;
+          if (c.settings->rules.exclude_unavailable && !p->available()) continue;
           if (!c.category.empty() && !CategoryMatches(*p, c.category)) continue;
         }
         const float score = static_cast<float>(list.size() - r) / static_cast<float>(list.size());
@@ -683,31 +728,22 @@ struct Engine::Impl {
     }
     static thread_local bool single = (omp_set_num_threads(1), true);
     (void)single;
-    std::shared_ptr<const State> s = Current();
-    if (s == nullptr) return Status::Unavailable("no model is loaded yet");
-
-    Experiment exp;
-    std::map<std::string, double> default_weights;
+    std::shared_ptr<const View> v = CurrentView();
+    if (v == nullptr) return Status::Unavailable("no model is loaded yet");
+    const State* s = v->state.get();
     Ctx c;
-    c.s = s.get();
-    {
-      std::lock_guard<std::mutex> lock(config_mu);
-      exp = experiment;
-      default_weights = hybrid_weights;
-      c.exclude_unavailable = rules.exclude_unavailable;
-    }
-    RECSYS_ASSIGN_OR_RETURN(std::vector<VariantPlan> plans, Plans(*s, exp, default_weights));
+    c.s = s;
+    c.settings = v->settings.get();
     const std::string& hash_id = session ? req.session_id : req.user_id;
     const VariantPlan* plan = nullptr;
     if (!req.variant.empty()) {
-      for (const VariantPlan& p : plans) {
+      for (const VariantPlan& p : v->plans) {
         if (p.name == req.variant) plan = &p;
       }
       if (plan == nullptr) return Status::NotFound("variant " + req.variant + " is not defined");
     } else {
-      plan = &plans[PickPlan(exp.name, hash_id, plans)];
+      plan = &v->plans[PickPlan(c.settings->experiment.name, hash_id, v->plans)];
     }
-    c.plan = plan;
     c.slot = &s->slots[plan->slot];
     c.category = Lower(req.category);
     const ServedModel& m = *c.slot->model;
@@ -744,15 +780,9 @@ struct Engine::Impl {
       const int32_t item = m.lm.items.Find(id);
       if (item >= 0) c.excluded.push_back(item);
     }
-    std::vector<Rules::Boost> bs;
-    {
-      std::lock_guard<std::mutex> lock(config_mu);
-      for (const std::string& id : excluded_products) {
-        const int32_t item = m.lm.items.Find(id);
-        if (item >= 0) c.excluded.push_back(item);
-      }
-      bs = boosts;
-    }
+    const std::vector<int32_t>& ruled_out = v->excluded_items[plan->slot];
+    c.excluded.insert(c.excluded.end(), ruled_out.begin(), ruled_out.end());
+    const std::vector<Rules::Boost>& bs = c.settings->boosts;
     std::sort(c.excluded.begin(), c.excluded.end());
     c.excluded.erase(std::unique(c.excluded.begin(), c.excluded.end()), c.excluded.end());
 
@@ -906,16 +936,18 @@ Engine::~Engine() = default;
 
 Result<bool> Engine::Reload() {
   std::lock_guard<std::mutex> lock(impl_->reload_mu);
-  Experiment exp = experiment();
-  RECSYS_ASSIGN_OR_RETURN(std::vector<std::string> names, impl_->NeededModels(exp));
+  RECSYS_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                          impl_->NeededModels(impl_->CurrentSettings()->experiment));
   std::shared_ptr<const State> old = impl_->Current();
   RECSYS_ASSIGN_OR_RETURN(std::shared_ptr<State> s, impl_->Build(names, old));
   bool changed = old == nullptr || old->gold != s->gold || old->slots.size() != s->slots.size();
   for (size_t i = 0; !changed && i < s->slots.size(); ++i) {
     changed = old->slots[i].model != s->slots[i].model;
   }
-  if (changed) impl_->Swap(std::move(s));
-  return changed;
+  if (!changed) return false;
+  std::lock_guard<std::mutex> publish(impl_->publish_mu);
+  RECSYS_RETURN_IF_ERROR(impl_->Publish(std::move(s), impl_->CurrentSettings()));
+  return true;
 }
 
 Result<bool> Engine::ReloadIfChanged() {
@@ -925,7 +957,7 @@ Result<bool> Engine::ReloadIfChanged() {
     auto current = ReadGoldCurrent(impl_->options.lake_root);
     const std::string snapshot = current.ok() ? current->snapshot : std::string();
     if (snapshot != s->gold->snapshot) same = false;
-    auto names = impl_->NeededModels(experiment());
+    auto names = impl_->NeededModels(impl_->CurrentSettings()->experiment);
     if (!names.ok()) return names.status();
     if (same && names->size() != s->slots.size()) same = false;
     for (size_t i = 0; same && i < names->size(); ++i) {
@@ -939,7 +971,7 @@ Result<bool> Engine::ReloadIfChanged() {
   return Reload();
 }
 
-bool Engine::ready() const { return impl_->Current() != nullptr; }
+bool Engine::ready() const { return impl_->CurrentView() != nullptr; }
 
 Result<RecResponse> Engine::Recommend(const RecRequest& request) {
   return impl_->Run(request, false);
@@ -955,28 +987,24 @@ Result<RecResponse> Engine::Similar(std::string_view product_id, int k) {
   }
   static thread_local bool single = (omp_set_num_threads(1), true);
   (void)single;
-  std::shared_ptr<const State> s = impl_->Current();
-  if (s == nullptr) return Status::Unavailable("no model is loaded yet");
+  std::shared_ptr<const Impl::View> v = impl_->CurrentView();
+  if (v == nullptr) return Status::Unavailable("no model is loaded yet");
+  const State* s = v->state.get();
   const Slot& slot = s->slots[0];
   const ServedModel& m = *slot.model;
   Impl::Ctx c;
-  c.s = s.get();
+  c.s = s;
+  c.settings = v->settings.get();
   c.slot = &slot;
-  {
-    std::lock_guard<std::mutex> lock(impl_->config_mu);
-    c.exclude_unavailable = impl_->rules.exclude_unavailable;
-    for (const std::string& id : impl_->excluded_products) {
-      const int32_t item = m.lm.items.Find(id);
-      if (item >= 0) c.excluded.push_back(item);
-    }
-  }
+  c.excluded = v->excluded_items[0];
   const int32_t item = m.lm.items.Find(product_id);
   const ProductInfo* product = s->shop->FindProduct(product_id);
   if (item < 0 && product == nullptr) {
     return Status::NotFound("product " + std::string(product_id) + " is not known");
   }
-  c.excluded.push_back(item);
-  std::sort(c.excluded.begin(), c.excluded.end());
+  if (item >= 0) {
+    c.excluded.insert(std::lower_bound(c.excluded.begin(), c.excluded.end(), item), item);
+  }
   RecResponse out;
   out.model = m.name;
   out.model_version = m.version;
@@ -1062,27 +1090,27 @@ std::vector<Engine::HistoryEntry> Engine::History(std::string_view user_id, size
 }
 
 Status Engine::SetHybridWeights(const std::map<std::string, double>& weights) {
+  std::lock_guard<std::mutex> publish(impl_->publish_mu);
   std::shared_ptr<const State> s = impl_->Current();
   if (s == nullptr) return Status::Unavailable("no model is loaded yet");
   if (weights.empty()) return Status::InvalidArgument("weights: give at least one component");
   RECSYS_RETURN_IF_ERROR(Impl::BlendWeights(s->slots[0], weights).status());
-  std::lock_guard<std::mutex> lock(impl_->config_mu);
-  impl_->hybrid_weights = weights;
-  return Status::OK();
+  auto st = std::make_shared<Impl::Settings>(*impl_->CurrentSettings());
+  st->hybrid_weights = weights;
+  return impl_->Publish(std::move(s), std::move(st));
 }
 
 Result<std::map<std::string, double>> Engine::HybridWeights() const {
-  std::shared_ptr<const State> s = impl_->Current();
-  if (s == nullptr) return Status::Unavailable("no model is loaded yet");
-  const ServedModel& m = *s->slots[0].model;
+  std::shared_ptr<const Impl::View> v = impl_->CurrentView();
+  if (v == nullptr) return Status::Unavailable("no model is loaded yet");
+  const ServedModel& m = *v->state->slots[0].model;
   if (m.hybrid == nullptr) {
     return Status::NotFound("the served model " + m.name + " is not a hybrid");
   }
   std::map<std::string, double> out;
   const HybridParams& p = m.hybrid->params();
   for (size_t i = 0; i < p.models.size(); ++i) out[p.models[i]] = p.weights[i];
-  std::lock_guard<std::mutex> lock(impl_->config_mu);
-  for (const auto& [name, w] : impl_->hybrid_weights) out[name] = w;
+  for (const auto& [name, w] : v->settings->hybrid_weights) out[name] = w;
   return out;
 }
 
@@ -1097,23 +1125,20 @@ Status Engine::SetRules(Rules r) {
     }
     if (b.value.empty()) return Status::InvalidArgument("boost value must not be empty");
   }
-  std::lock_guard<std::mutex> lock(impl_->config_mu);
-  impl_->excluded_categories.clear();
-  for (const std::string& c : r.exclude_categories) impl_->excluded_categories.push_back(Lower(c));
-  impl_->excluded_products =
-      std::unordered_set<std::string>(r.exclude_products.begin(), r.exclude_products.end());
-  impl_->boosts = r.boosts;
-  for (Rules::Boost& b : impl_->boosts) {
+  std::lock_guard<std::mutex> publish(impl_->publish_mu);
+  auto st = std::make_shared<Impl::Settings>(*impl_->CurrentSettings());
+  st->excluded_categories.clear();
+  for (const std::string& c : r.exclude_categories) st->excluded_categories.push_back(Lower(c));
+  st->excluded_products = r.exclude_products;
+  st->boosts = r.boosts;
+  for (Rules::Boost& b : st->boosts) {
     if (b.field != "product") b.value = Lower(b.value);
   }
-  impl_->rules = std::move(r);
-  return Status::OK();
+  st->rules = std::move(r);
+  return impl_->Publish(impl_->Current(), std::move(st));
 }
 
-Rules Engine::rules() const {
-  std::lock_guard<std::mutex> lock(impl_->config_mu);
-  return impl_->rules;
-}
+Rules Engine::rules() const { return impl_->CurrentSettings()->rules; }
 
 Status Engine::SetExperiment(Experiment e) {
   std::set<std::string> names;
@@ -1135,41 +1160,22 @@ Status Engine::SetExperiment(Experiment e) {
   if (!e.variants.empty() && e.name.empty()) {
     return Status::InvalidArgument("an experiment with variants needs a name");
   }
-  // Load the models the variants name, then check the weights against them.
+  // Load the models the variants name; Publish checks the weights against them.
   std::lock_guard<std::mutex> reload(impl_->reload_mu);
   RECSYS_ASSIGN_OR_RETURN(std::vector<std::string> needed, impl_->NeededModels(e));
-  std::shared_ptr<const State> old = impl_->Current();
-  RECSYS_ASSIGN_OR_RETURN(std::shared_ptr<State> s, impl_->Build(needed, old));
-  std::map<std::string, double> defaults;
-  {
-    std::lock_guard<std::mutex> lock(impl_->config_mu);
-    defaults = impl_->hybrid_weights;
-  }
-  RECSYS_RETURN_IF_ERROR(impl_->Plans(*s, e, defaults).status());
-  impl_->Swap(std::move(s));
-  std::lock_guard<std::mutex> lock(impl_->config_mu);
-  impl_->experiment = std::move(e);
-  return Status::OK();
+  RECSYS_ASSIGN_OR_RETURN(std::shared_ptr<State> s, impl_->Build(needed, impl_->Current()));
+  std::lock_guard<std::mutex> publish(impl_->publish_mu);
+  auto st = std::make_shared<Impl::Settings>(*impl_->CurrentSettings());
+  st->experiment = std::move(e);
+  return impl_->Publish(std::move(s), std::move(st));
 }
 
-Experiment Engine::experiment() const {
-  std::lock_guard<std::mutex> lock(impl_->config_mu);
-  return impl_->experiment;
-}
+Experiment Engine::experiment() const { return impl_->CurrentSettings()->experiment; }
 
 std::string Engine::AssignVariant(std::string_view id) const {
-  Experiment e = experiment();
-  if (e.variants.empty()) return "default";
-  std::vector<VariantPlan> plans;
-  double total = 0;
-  for (const Variant& v : e.variants) total += v.share;
-  double acc = 0;
-  for (const Variant& v : e.variants) {
-    acc += v.share / total;
-    plans.push_back({v.name, 0, {}, acc});
-  }
-  plans.back().cumulative = 1;
-  return plans[Impl::PickPlan(e.name, id, plans)].name;
+  std::shared_ptr<const Impl::View> v = impl_->CurrentView();
+  if (v == nullptr || v->settings->experiment.variants.empty()) return "default";
+  return v->plans[Impl::PickPlan(v->settings->experiment.name, id, v->plans)].name;
 }
 
 }  // namespace recsys
